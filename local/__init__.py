@@ -1,0 +1,1 @@
+"""Local stack: the emulators and the glue that the tests and ``make run`` share."""

