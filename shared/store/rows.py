@@ -1,0 +1,206 @@
+"""Reading and writing the rows of a scope, with slice membership kept true on every write.
+
+All row writes go through :func:`mutate_rows`: read the current documents, let the caller decide
+each new document, set its membership from the scope's compiled slice set, and commit with a
+precondition on each document's update time (optimistic concurrency: no locks, a concurrent
+writer makes the commit fail and the round is retried on fresh reads). After the commit the
+slice set's version is read again; if a slice was saved meanwhile, membership of the written
+rows is recomputed, so a row is never missed by a slice saved while it was being written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from shared.documents import MEMBERSHIP_FIELDS, set_membership
+from shared.errors import TransientError
+from shared.store import slice_sets
+from shared.store.client import MAX_BATCH_WRITES, db
+from shared.store.scopes import rows_collection
+
+log = logging.getLogger(__name__)
+
+
+class _Keep:
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Final = _Keep()
+"""Returned by a decide function: leave this row exactly as it is."""
+
+Document = dict[str, Any]
+Decide = Callable[[str, Document | None], Document | None | _Keep]
+
+_CONFLICTS = (gexc.FailedPrecondition, gexc.Aborted, gexc.Conflict)
+_UNAVAILABLE = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError)
+MAX_ATTEMPTS = 8
+
+
+@dataclass
+class MutationResult:
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    attempts: int = 0
+
+
+def _precondition(snapshot: firestore.DocumentSnapshot) -> Any:
+    return db().write_option(last_update_time=snapshot.update_time)
+
+
+def _put(
+    batch: firestore.WriteBatch,
+    snapshot: firestore.DocumentSnapshot,
+    new: Document,
+) -> None:
+    """Replace the document, failing the batch if it changed since ``snapshot`` was read."""
+    if not snapshot.exists:
+        batch.create(snapshot.reference, new)
+        return
+    old = snapshot.to_dict() or {}
+    update = {**new, **{key: firestore.DELETE_FIELD for key in old if key not in new}}
+    batch.update(snapshot.reference, update, option=_precondition(snapshot))
+
+
+def mutate_rows(
+    scope_key: str,
+    ids: Sequence[str],
+    decide: Decide,
+    *,
+    now: datetime | None = None,
+) -> MutationResult:
+    """Read-modify-write up to 500 rows of a scope, atomically, with membership set.
+
+    ``decide(row_id, current_document_or_None)`` returns the new document (without membership
+    fields), ``None`` to delete, or :data:`KEEP`. It must be a pure function of its arguments:
+    on a conflict it is called again with the fresh document.
+    """
+    if len(ids) > MAX_BATCH_WRITES:
+        raise ValueError(f"at most {MAX_BATCH_WRITES} rows per mutation")
+    collection = rows_collection(scope_key)
+    refs = [collection.document(row_id) for row_id in dict.fromkeys(ids)]
+    result = MutationResult()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        result = MutationResult(attempts=attempt)
+        try:
+            slice_set = slice_sets.current(scope_key)
+            moment = now or datetime.now(UTC)
+            batch = db().batch()
+            for snapshot in _get_all(refs):
+                current = snapshot.to_dict() if snapshot.exists else None
+                new = decide(snapshot.id, current)
+                if isinstance(new, _Keep):
+                    result.unchanged += 1
+                elif new is None:
+                    if snapshot.exists:
+                        batch.delete(snapshot.reference, option=_precondition(snapshot))
+                        result.deleted.append(snapshot.id)
+                    else:
+                        result.unchanged += 1
+                else:
+                    membership = {k: current[k] for k in MEMBERSHIP_FIELDS if current and k in current}
+                    new = {**new, **membership, "id": snapshot.id}
+                    set_membership(new, slice_set.match(new), moment)
+                    _put(batch, snapshot, new)
+                    result.written.append(snapshot.id)
+            if result.written or result.deleted:
+                batch.commit()
+        except _CONFLICTS as conflict:
+            log.info("row write conflict, retrying (attempt %d): %s", attempt, conflict)
+            continue
+        except _UNAVAILABLE as unavailable:
+            raise TransientError(f"Firestore unavailable: {unavailable}") from unavailable
+        if result.written:
+            refresh_membership_until_stable(scope_key, result.written, slice_set.version)
+        return result
+    raise TransientError(f"rows kept changing under {MAX_ATTEMPTS} attempts to write them")
+
+
+def refresh_membership_until_stable(scope_key: str, ids: Sequence[str], version: int) -> None:
+    """Recompute membership of written rows while the slice set moved on since ``version``."""
+    for _ in range(MAX_ATTEMPTS):
+        if slice_sets.read_version(scope_key) == version:
+            return
+        version = refresh_membership(scope_key, ids)
+    raise TransientError("slice definitions kept changing while rows were written")
+
+
+def refresh_membership(scope_key: str, ids: Sequence[str]) -> int:
+    """Re-evaluate these rows against the current slice set; the version used is returned."""
+    collection = rows_collection(scope_key)
+    refs = [collection.document(row_id) for row_id in ids]
+    for _ in range(MAX_ATTEMPTS):
+        slice_set = slice_sets.current(scope_key)
+        moment = datetime.now(UTC)
+        batch = db().batch()
+        changed = False
+        for snapshot in _get_all(refs):
+            doc = snapshot.to_dict()
+            if doc is None:
+                continue
+            if set_membership(doc, slice_set.match(doc), moment):
+                changed = True
+                batch.update(
+                    snapshot.reference,
+                    {"sliceIds": doc["sliceIds"], "sliceEnteredAt": doc["sliceEnteredAt"]},
+                    option=_precondition(snapshot),
+                )
+        try:
+            if changed:
+                batch.commit()
+        except _CONFLICTS:
+            continue
+        return slice_set.version
+    raise TransientError("rows kept changing while their membership was refreshed")
+
+
+def _get_all(refs: Sequence[firestore.DocumentReference]) -> list[firestore.DocumentSnapshot]:
+    """Snapshots in the order of ``refs`` (get_all answers in any order)."""
+    by_id = {snapshot.id: snapshot for snapshot in db().get_all(refs)}
+    return [by_id[ref.id] for ref in refs]
+
+
+def get_row(scope_key: str, row_id: str) -> Document | None:
+    snapshot = rows_collection(scope_key).document(row_id).get()
+    return snapshot.to_dict() if snapshot.exists else None
+
+
+def get_rows(scope_key: str, ids: Sequence[str]) -> dict[str, Document]:
+    collection = rows_collection(scope_key)
+    snapshots = _get_all([collection.document(row_id) for row_id in ids])
+    return {s.id: s.to_dict() or {} for s in snapshots if s.exists}
+
+
+def iter_id_range(
+    scope_key: str, start: str, end: str, *, after: str | None = None, page: int = 300
+) -> Iterator[list[firestore.DocumentSnapshot]]:
+    """The rows whose ids lie in [start, end), after ``after``, in id order, a page at a time."""
+    collection = rows_collection(scope_key)
+    cursor = after
+    while True:
+        query = collection.where(
+            filter=firestore.FieldFilter("__name__", ">=", collection.document(start))
+        ).where(filter=firestore.FieldFilter("__name__", "<", collection.document(end)))
+        if cursor is not None:
+            query = query.start_after({"__name__": collection.document(cursor)})
+        chunk = list(query.order_by("__name__").limit(page).stream())
+        if not chunk:
+            return
+        yield chunk
+        cursor = chunk[-1].id
+        if len(chunk) < page:
+            return
+
+
+def snapshots(scope_key: str, ids: Sequence[str]) -> list[firestore.DocumentSnapshot]:
+    """Fresh snapshots of these rows, in order (missing rows come back with ``exists`` False)."""
+    collection = rows_collection(scope_key)
+    return _get_all([collection.document(row_id) for row_id in ids])

@@ -1,0 +1,73 @@
+"""The saved slices of a scope, compiled together, and the version that says when they changed.
+
+Every change to a scope's slice definitions (create, filter edit, delete) increments
+``sliceSets/<scope>.version`` in the same transaction. Writers of rows compile the set once per
+version and re-check the version after they write (see ``rows.mutate_rows``): that closes the
+race with a slice saved while a row is being written (docs/architecture.md, consistency).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from google.cloud import firestore
+from pydantic import TypeAdapter
+
+from shared.filters import FieldRegistry, Filter, compile_slices
+from shared.store.client import SLICE_SETS, SLICES, db
+from shared.store.schema import load_schema
+from shared.store.scopes import scope_kind
+
+_FILTER = TypeAdapter(Filter)
+
+
+@dataclass(frozen=True)
+class SliceSet:
+    scope_key: str
+    version: int
+    schema_version: int
+    match: Callable[[Mapping[str, Any]], list[str]]
+
+
+_cache: dict[str, SliceSet] = {}
+_lock = threading.Lock()
+
+
+def version_ref(scope_key: str) -> firestore.DocumentReference:
+    return db().collection(SLICE_SETS).document(scope_key.replace("/", "_"))
+
+
+def read_version(scope_key: str) -> int:
+    snapshot = version_ref(scope_key).get()
+    return int((snapshot.to_dict() or {}).get("version", 0)) if snapshot.exists else 0
+
+
+def bump_version(transaction: firestore.Transaction, scope_key: str) -> None:
+    """Call inside the transaction that changes a slice definition of this scope."""
+    transaction.set(version_ref(scope_key), {"version": firestore.Increment(1)}, merge=True)
+
+
+def current(scope_key: str) -> SliceSet:
+    """The compiled slice set at the scope's current version (cached per process)."""
+    version = read_version(scope_key)
+    schema = load_schema()
+    with _lock:
+        cached = _cache.get(scope_key)
+        if cached and cached.version == version and cached.schema_version == schema.version:
+            return cached
+    registry = FieldRegistry(scope_kind(scope_key), schema)
+    query = db().collection(SLICES).where(filter=firestore.FieldFilter("scopeKey", "==", scope_key))
+    filters = {snap.id: _FILTER.validate_python(snap.get("filter")) for snap in query.stream()}
+    compiled = SliceSet(scope_key, version, schema.version, compile_slices(filters, registry))
+    with _lock:
+        _cache[scope_key] = compiled
+    return compiled
+
+
+def clear_cache() -> None:
+    """Forget compiled sets (tests wipe the database, which restarts versions at zero)."""
+    with _lock:
+        _cache.clear()
