@@ -8,7 +8,7 @@ sent over HTTP as is, and says nothing about how it is evaluated.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -48,15 +48,24 @@ class Op(StrEnum):
 SINGLE_VALUE_OPS = frozenset({Op.EQ, Op.NE, Op.LT, Op.LTE, Op.GT, Op.GTE, Op.CONTAINS, Op.PREFIX})
 LIST_VALUE_OPS = frozenset({Op.IN, Op.NOT_IN, Op.CONTAINS_ANY, Op.CONTAINS_ALL, Op.BETWEEN})
 
-_FROZEN = ConfigDict(
-    frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
-)
+
+class _Node(BaseModel):
+    """Immutable, no unknown keys, JSON keys ``and``/``or``/``not`` (``and_`` in code)."""
+
+    # populate_by_name repeats validate_by_name for pydantic's mypy plugin, which reads only
+    # a literal config: code builds nodes as And(and_=[...]).
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,
+        validate_by_alias=True,
+        populate_by_name=True,
+        serialize_by_alias=True,
+    )
 
 
-class Leaf(BaseModel):
+class Leaf(_Node):
     """One comparison of a field with literal values, e.g. ``metadata.split IN ("a", "b")``."""
-
-    model_config = _FROZEN
 
     field: StrictStr
     op: Op
@@ -78,28 +87,25 @@ class Leaf(BaseModel):
         return self
 
 
-class And(BaseModel):
+class And(_Node):
     """All of the children match (an empty list matches every row)."""
 
-    model_config = _FROZEN
     and_: list[Filter] = Field(alias="and")
 
 
-class Or(BaseModel):
+class Or(_Node):
     """At least one child matches (an empty list matches no row)."""
 
-    model_config = _FROZEN
     or_: list[Filter] = Field(alias="or")
 
 
-class Not(BaseModel):
+class Not(_Node):
     """The child does not match."""
 
-    model_config = _FROZEN
     not_: Filter = Field(alias="not")
 
 
-def _node_kind(node: Any) -> str | None:
+def _node_kind(node: Any) -> str | None:  # noqa: PLR0911 - one answer per node kind
     if isinstance(node, dict):
         for key in ("and", "or", "not"):
             if key in node:

@@ -1,0 +1,32 @@
+"""Limits that keep parsing, validation and evaluation of one filter bounded.
+
+Over a limit is a :class:`~shared.errors.FilterError` (HTTP 400) that names the limit.
+"""
+
+from __future__ import annotations
+
+MAX_TEXT_LENGTH = 10_000
+"""Characters of filter text, checked before parsing."""
+
+MAX_DEPTH = 8
+"""Nesting: a lone leaf has depth 1, ``a AND (b OR NOT c)`` depth 4."""
+
+MAX_LEAVES = 50
+"""Comparisons in one filter."""
+
+MAX_VALUES = 30
+"""Values in one list (``IN``, ``NOT IN``, ``CONTAINS ANY``, ``CONTAINS ALL``).
+
+Firestore's own cap for ``in`` and ``array-contains-any``, so a list the planner pushes down
+always fits in one query.
+"""
+
+MAX_STRING_LENGTH = 1024
+"""Characters of one string literal."""
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+"""Firestore stores integers as 64-bit; a larger literal could never match a stored value."""
+
+MAX_NODES = 200
+"""Nodes of any kind (comparisons, AND, OR, NOT, TRUE, FALSE): bounds the work per row."""

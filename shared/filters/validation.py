@@ -1,0 +1,168 @@
+"""Turning user input into a checked filter: ``load`` (text or JSON) and ``validate``.
+
+Misuse fails here, loudly and once, never at evaluation time: an unknown field, an operator
+that does not apply to the field's type, a literal of the wrong type (a number compared with a
+string field is an error, not a silent no-match), or a limit exceeded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
+
+from shared.errors import FilterError
+from shared.filters.ast import And, Filter, Leaf, Not, Op, Or, Scalar
+from shared.filters.fields import FieldRegistry, FieldSpec, FieldType
+from shared.filters.operators import ALLOWED_OPS, literal_value
+from shared.filters.structure import check_raw_size, check_structure
+from shared.filters.text import parse
+from shared.filters.tree import walk
+from shared.metadata import parse_datetime
+
+FILTER_ADAPTER: TypeAdapter[Filter] = TypeAdapter(Filter)
+
+_TYPE_NAMES = {
+    FieldType.STRING: "a string",
+    FieldType.NUMBER: "a number",
+    FieldType.DATETIME: "an RFC 3339 datetime string with offset (2024-05-01T12:00:00Z)",
+    FieldType.BOOLEAN: "true or false",
+    FieldType.STRING_LIST: "a string",
+}
+_ORDERING_OPS = frozenset({Op.LT, Op.LTE, Op.GT, Op.GTE, Op.BETWEEN})
+
+
+def load(value: str | dict[str, Any] | Filter, registry: FieldRegistry) -> Filter:
+    """A checked filter from its text, its JSON tree, or a tree.
+
+    An AND or OR with a single child is replaced by that child (same meaning, and the only
+    form the text cannot spell), so what ``load`` returns always round-trips through text.
+    """
+    if isinstance(value, str):
+        tree = parse(value)
+    elif isinstance(value, dict):
+        check_raw_size(value)
+        tree = from_json(value)
+    elif isinstance(value, And | Or | Not | Leaf):
+        check_structure(value)
+        tree = value
+    else:
+        raise FilterError(f"a filter is text or a JSON object, not {type(value).__name__}")
+    tree = normalize(tree)
+    validate(tree, registry)
+    return tree
+
+
+def from_json(value: Any) -> Filter:
+    """The tree of a JSON filter; shape errors become a :class:`FilterError` saying where."""
+    try:
+        return FILTER_ADAPTER.validate_python(value)
+    except ValidationError as error:
+        raise FilterError(_describe(error.errors()[0])) from None
+
+
+def to_json(tree: Filter) -> dict[str, Any]:
+    """The canonical JSON tree (what the API returns and the store keeps)."""
+    dumped: dict[str, Any] = FILTER_ADAPTER.dump_python(tree, by_alias=True, exclude_none=True)
+    return dumped
+
+
+def normalize(tree: Filter) -> Filter:
+    """``tree`` with every single-child AND / OR replaced by its child."""
+    if isinstance(tree, And | Or):
+        items = tree.and_ if isinstance(tree, And) else tree.or_
+        if len(items) == 1:
+            return normalize(items[0])
+        kids = [normalize(child) for child in items]
+        return And(and_=kids) if isinstance(tree, And) else Or(or_=kids)
+    if isinstance(tree, Not):
+        return Not(not_=normalize(tree.not_))
+    return tree
+
+
+def validate(tree: Filter, registry: FieldRegistry) -> None:
+    """Raise a :class:`FilterError` unless ``tree`` is a filter the registry's rows can answer.
+
+    Checks the limits, that no AND / OR has exactly one child (see :func:`load`), each field,
+    each operator against the field's type, and each literal against the field.
+    """
+    check_structure(tree)
+    for node, _ in walk(tree):
+        if isinstance(node, And) and len(node.and_) == 1:
+            raise FilterError("an 'and' with a single child: use the child itself")
+        if isinstance(node, Or) and len(node.or_) == 1:
+            raise FilterError("an 'or' with a single child: use the child itself")
+        if isinstance(node, Leaf):
+            check_leaf(node, registry.lookup(node.field))
+
+
+def check_leaf(leaf: Leaf, spec: FieldSpec) -> None:
+    """The operator applies to the field's type and every literal has the field's type."""
+    allowed = ALLOWED_OPS[spec.type]
+    if leaf.op not in allowed:
+        names = ", ".join(op.value for op in Op if op in allowed)
+        raise FilterError(
+            f"operator '{leaf.op}' does not apply to {spec.name} ({spec.type.value}); "
+            f"it takes: {names}"
+        )
+    values: list[Scalar] = (
+        leaf.values if leaf.values is not None else [] if leaf.value is None else [leaf.value]
+    )
+    for value in values:
+        if not _literal_fits(spec, value):
+            raise FilterError(
+                f"{spec.name} {leaf.op}: {spec.name} is a {spec.type.value} field, so the "
+                f"value must be {_TYPE_NAMES[spec.type]}, got {_describe_literal(value)}"
+            )
+        if spec.enum is not None and leaf.op is not Op.PREFIX and value not in spec.enum:
+            shown = ", ".join(repr(v) for v in sorted(spec.enum)[:20])
+            raise FilterError(f"{spec.name} {leaf.op}: {value!r} is not one of: {shown}")
+    if leaf.op is Op.BETWEEN:
+        low, high = (literal_value(spec, value) for value in values)
+        if low > high:
+            raise FilterError(f"{spec.name} between: the low end is above the high end")
+
+
+def _literal_fits(spec: FieldSpec, value: Scalar) -> bool:
+    kind = spec.type
+    if kind is FieldType.NUMBER:
+        return type(value) in (int, float)
+    if kind is FieldType.BOOLEAN:
+        return type(value) is bool
+    if not isinstance(value, str):
+        return False
+    return kind is not FieldType.DATETIME or parse_datetime(value) is not None
+
+
+def _describe_literal(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return f"the string {value!r:.80}"
+
+
+def _describe(error: ErrorDetails) -> str:
+    """One pydantic error as a sentence: where in the tree, then what is wrong."""
+    # Discriminator tags ('leaf', 'and', ...) repeat the key that follows them; drop them.
+    parts: list[str] = []
+    loc = list(error["loc"])
+    for index, part in enumerate(loc):
+        if isinstance(part, int):
+            parts[-1:] = [f"{parts[-1]}[{part}]" if parts else f"[{part}]"]
+        elif part in ("leaf", "and", "or", "not") and (
+            part == "leaf" or (index + 1 < len(loc) and loc[index + 1] == part)
+        ):
+            continue
+        else:
+            parts.append(str(part))
+    where = ".".join(parts) or "the filter"
+    message = error["msg"]
+    if error["type"] == "enum" and parts and parts[-1].endswith("op"):
+        message = f"unknown operator {error['input']!r}; known: {', '.join(op.value for op in Op)}"
+    if error["type"] == "extra_forbidden":
+        message = f"unknown key {parts[-1]!r}" if parts else message
+    if error["type"].startswith("value_error"):
+        message = message.removeprefix("Value error, ")
+    return f"invalid filter at {where}: {message}"
