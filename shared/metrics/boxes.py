@@ -1,0 +1,118 @@
+"""Box IoU and COCO's greedy matching, written to agree with pycocotools bit for bit.
+
+pycocotools (``cocoeval.evaluateImg`` with ``maskApi.c:bbIou``) is the reference: a box is
+``(left, top, width, height)``; the overlap of boxes that only touch, or of a box with zero area,
+is 0; boxes are not clipped to the image. Matching walks the predictions of one class from the
+most to the least confident (a stable sort, so equal confidences keep upload order); each takes the
+unmatched ground truth with the highest IoU, if that IoU reaches the threshold, and on equal IoU
+the later ground truth (pycocotools compares with ``>=`` while it scans them in order).
+
+Plain Python: a row holds few boxes per class, and below a few hundred pairs a loop over tuples
+beats building arrays (see bench/bench_metrics.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from shared.models import BBox
+
+# pycocotools caps the threshold so that an IoU of exactly 1 can match a threshold of 1.
+MAX_IOU_THRESHOLD = 1 - 1e-10
+
+
+class Box(NamedTuple):
+    """A box as the matcher reads it; ``right``/``bottom`` are computed as pycocotools does."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+    area: float
+
+    @classmethod
+    def of(cls, bbox: BBox) -> Box:
+        return cls(
+            bbox.left,
+            bbox.top,
+            bbox.left + bbox.width,
+            bbox.top + bbox.height,
+            bbox.width * bbox.height,
+        )
+
+
+class Matching(NamedTuple):
+    """The outcome for one class of one row."""
+
+    tp: int
+    fn: int
+    fp_scores: list[float]  # scores of the unmatched predictions, most confident first
+    iou_sum: float  # sum of the IoUs of the matched pairs
+
+
+def box_iou(a: BBox, b: BBox) -> float:
+    """IoU of two boxes; 0 when they do not overlap or either has zero area."""
+    return _iou(Box.of(a), Box.of(b))
+
+
+def _iou(d: Box, g: Box) -> float:
+    # Same operations in the same order as bbIou, so the same float comes out.
+    w = (d.right if d.right < g.right else g.right) - (d.left if d.left > g.left else g.left)
+    if w <= 0:
+        return 0.0
+    h = (d.bottom if d.bottom < g.bottom else g.bottom) - (d.top if d.top > g.top else g.top)
+    if h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / (d.area + g.area - inter)
+
+
+def match_class(
+    predictions: Sequence[tuple[float, Box]], truths: Sequence[Box], iou_threshold: float
+) -> Matching:
+    """Greedy COCO matching of one class's predictions ``(score, box)`` to its ground truths.
+
+    ``predictions`` and ``truths`` are in upload order.
+    """
+    if not truths:
+        ordered = sorted((score for score, _ in predictions), reverse=True)
+        return Matching(0, 0, ordered, 0.0)
+    if not predictions:
+        return Matching(0, len(truths), [], 0.0)
+    threshold = min(iou_threshold, MAX_IOU_THRESHOLD)
+    unmatched: list[Box | None] = list(truths)  # None once matched
+    tp = 0
+    iou_sum = 0.0
+    fp_scores: list[float] = []
+    # sorted(reverse=True) is stable: equal scores keep their upload order.
+    for score, d in sorted(predictions, key=_score, reverse=True):
+        best = threshold
+        found = -1
+        dl, dt, dr, db, da = d
+        for index, g in enumerate(unmatched):
+            if g is None:
+                continue
+            gl, gt, gr, gb, ga = g
+            w = (dr if dr < gr else gr) - (dl if dl > gl else gl)
+            if w <= 0:
+                continue
+            h = (db if db < gb else gb) - (dt if dt > gt else gt)
+            if h <= 0:
+                continue
+            inter = w * h
+            iou = inter / (da + ga - inter)
+            if iou >= best:
+                best = iou
+                found = index
+        if found < 0:
+            fp_scores.append(score)
+        else:
+            unmatched[found] = None
+            tp += 1
+            iou_sum += best
+    return Matching(tp, len(truths) - tp, fp_scores, iou_sum)
+
+
+def _score(prediction: tuple[float, Box]) -> float:
+    return prediction[0]
