@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from google.cloud.firestore import DocumentSnapshot
-
 from pydantic import TypeAdapter
 
 from shared.filters import FieldRegistry, Filter, compile_filter
@@ -42,7 +41,7 @@ class BuildReport:
     superseded: bool = False
 
 
-def advance_build(slice_id: str, *, deadline: float) -> BuildReport:
+def advance_build(slice_id: str, *, deadline: float, chunk_rows: int = CHUNK_ROWS) -> BuildReport:
     """Advance one slice's build until it is ready or ``deadline`` (time.monotonic) passes."""
     doc = slice_store.get_slice(slice_id)
     report = BuildReport(slice_id, ready=doc["status"] == "ready")
@@ -59,11 +58,16 @@ def advance_build(slice_id: str, *, deadline: float) -> BuildReport:
                 raise slice_store.BuildSuperseded(slice_id)
             start, end = slice_store.shard_range(shard["prefix"])
             for chunk in row_store.iter_id_range(
-                scope_key, start, end, after=shard.get("cursor"), page=CHUNK_ROWS
+                scope_key, start, end, after=shard.get("cursor"), page=chunk_rows
             ):
                 report.rows_scanned += len(chunk)
                 report.rows_changed += _commit_chunk(
-                    slice_id, generation, scope_key, chunk, shard["prefix"], matches
+                    slice_id,
+                    generation=generation,
+                    scope_key=scope_key,
+                    chunk=chunk,
+                    shard=shard["prefix"],
+                    matches=matches,
                 )
                 if time.monotonic() > deadline:
                     return report
@@ -75,6 +79,7 @@ def advance_build(slice_id: str, *, deadline: float) -> BuildReport:
 
 def _commit_chunk(
     slice_id: str,
+    *,
     generation: int,
     scope_key: str,
     chunk: list[DocumentSnapshot],
@@ -95,7 +100,13 @@ def _commit_chunk(
                 decisions.append((snapshot, member))
         try:
             slice_store.commit_build_chunk(
-                slice_id, generation, decisions, shard, cursor, scanned, datetime.now(UTC)
+                slice_id,
+                generation=generation,
+                decisions=decisions,
+                shard=shard,
+                cursor=cursor,
+                scanned=scanned,
+                now=datetime.now(UTC),
             )
         except slice_store.RowsChanged:
             log.info("rows changed under build of %s; re-reading the chunk", slice_id)

@@ -1,4 +1,4 @@
-"""Settings read from the environment once, lazily, so importing never needs a configured process."""
+"""Settings read from the environment once, lazily: importing needs no configured process."""
 
 from __future__ import annotations
 

@@ -87,38 +87,57 @@ def parse_datetime(text: str) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def check_value(field: MetadataField, value: Any) -> MetadataValue:  # noqa: PLR0911
-    """The value in its stored type, or ``ValueError`` naming the mismatch. Never coerces."""
-    kind = field.kind
-    if kind is MetadataKind.NUMBER:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"expected a number, got {_type_name(value)}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError("expected a finite number")
+def _number(value: Any) -> MetadataValue:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number, got {_type_name(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
+def _datetime(value: Any) -> MetadataValue:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("expected a datetime with a time zone")
         return value
-    if kind is MetadataKind.DATETIME:
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                raise ValueError("expected a datetime with a time zone")
-            return value
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-        if parsed is None:
-            raise ValueError(f"expected an RFC 3339 datetime with offset, got {value!r:.80}")
-        return parsed
-    if kind is MetadataKind.TAGS:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f"expected a list of strings, got {_type_name(value)}")
-        if len(value) > MAX_TAGS:
-            raise ValueError(f"at most {MAX_TAGS} tags")
-        for tag in value:
-            _check_string(tag)
-        return sorted(set(value))
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise ValueError(f"expected an RFC 3339 datetime with offset, got {value!r:.80}")
+    return parsed
+
+
+def _tags(value: Any) -> MetadataValue:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"expected a list of strings, got {_type_name(value)}")
+    if len(value) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags")
+    for tag in value:
+        _check_string(tag)
+    return sorted(set(value))
+
+
+def _string(value: Any) -> MetadataValue:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {_type_name(value)}")
     _check_string(value)
-    if kind is MetadataKind.ENUM and field.values is not None and value not in field.values:
-        raise ValueError(f"{value!r:.80} is not one of the enum's values")
     return value
+
+
+_CHECKS = {
+    MetadataKind.NUMBER: _number,
+    MetadataKind.DATETIME: _datetime,
+    MetadataKind.TAGS: _tags,
+    MetadataKind.STRING: _string,
+    MetadataKind.ENUM: _string,
+}
+
+
+def check_value(field: MetadataField, value: Any) -> MetadataValue:
+    """The value in its stored type, or ``ValueError`` naming the mismatch. Never coerces."""
+    checked = _CHECKS[field.kind](value)
+    if field.kind is MetadataKind.ENUM and field.values is not None and checked not in field.values:
+        raise ValueError(f"{value!r:.80} is not one of the enum's values")
+    return checked
 
 
 def _check_string(value: str) -> None:

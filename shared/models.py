@@ -132,8 +132,11 @@ class ModelRunStatus(StrEnum):
     COMPUTING = "computing"
 
 
+RunName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
 class ModelRunCreate(ApiModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: RunName
     model: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     classes: list[ClassName] = Field(default_factory=list, max_length=1000)
     iou_threshold: float = Field(default=0.5, gt=0, lt=1)
@@ -141,7 +144,7 @@ class ModelRunCreate(ApiModel):
 
 
 class ModelRunUpdate(ApiModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    name: RunName | None = None
     iou_threshold: float | None = Field(default=None, gt=0, lt=1)
     confidence_threshold: float | None = Field(default=None, ge=0, le=1)
 
@@ -238,7 +241,7 @@ class OrderBy(ApiModel):
         if len(parts) == 1:
             return cls(field=parts[0])
         if len(parts) == 2 and parts[1].lower() in ("asc", "desc"):
-            return cls(field=parts[0], direction=parts[1].lower())  # type: ignore[arg-type]
+            return cls(field=parts[0], direction=parts[1].lower())
         raise ValueError(f"orderBy must be 'field' or 'field asc|desc', got {text!r:.80}")
 
     def __str__(self) -> str:
@@ -262,7 +265,7 @@ class SliceUpdate(ApiModel):
 
 
 class SliceSaveAs(SliceUpdate):
-    name: SliceName  # type: ignore[assignment]
+    name: SliceName
 
 
 class BuildProgress(ApiModel):

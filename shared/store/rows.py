@@ -11,7 +11,7 @@ rows is recomputed, so a row is never missed by a slice saved while it was being
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -37,7 +37,7 @@ KEEP: Final = _Keep()
 """Returned by a decide function: leave this row exactly as it is."""
 
 Document = dict[str, Any]
-Decide = Callable[[str, Document | None], Document | None | _Keep]
+Decide = Callable[[str, Document | None], Document | _Keep | None]
 
 _CONFLICTS = (gexc.FailedPrecondition, gexc.Aborted, gexc.Conflict)
 _UNAVAILABLE = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError)
@@ -106,7 +106,9 @@ def mutate_rows(
                     else:
                         result.unchanged += 1
                 else:
-                    membership = {k: current[k] for k in MEMBERSHIP_FIELDS if current and k in current}
+                    membership = {
+                        k: current[k] for k in MEMBERSHIP_FIELDS if current and k in current
+                    }
                     new = {**new, **membership, "id": snapshot.id}
                     set_membership(new, slice_set.match(new), moment)
                     _put(batch, snapshot, new)

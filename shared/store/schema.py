@@ -23,7 +23,9 @@ def _ref() -> firestore.DocumentReference:
 
 def load_schema() -> MetadataSchema:
     snapshot = _ref().get()
-    return MetadataSchema.model_validate(snapshot.to_dict()) if snapshot.exists else MetadataSchema()
+    return (
+        MetadataSchema.model_validate(snapshot.to_dict()) if snapshot.exists else MetadataSchema()
+    )
 
 
 def merge_fields(
@@ -66,7 +68,9 @@ def add_fields(
     def apply(transaction: firestore.Transaction) -> MetadataSchema:
         snapshot = _ref().get(transaction=transaction)
         current = (
-            MetadataSchema.model_validate(snapshot.to_dict()) if snapshot.exists else MetadataSchema()
+            MetadataSchema.model_validate(snapshot.to_dict())
+            if snapshot.exists
+            else MetadataSchema()
         )
         merged = merge_fields(current, additions, first_wins=first_wins)
         if merged.fields == current.fields:

@@ -53,7 +53,9 @@ def _shard_refs(slice_id: str) -> list[firestore.DocumentReference]:
 
 def _reset_shards(transaction: firestore.Transaction, slice_id: str, generation: int) -> None:
     for ref in _shard_refs(slice_id):
-        transaction.set(ref, {"generation": generation, "cursor": None, "done": False, "scanned": 0})
+        transaction.set(
+            ref, {"generation": generation, "cursor": None, "done": False, "scanned": 0}
+        )
 
 
 def _name_taken(scope_key: str, name: str, transaction: firestore.Transaction) -> bool:
@@ -117,7 +119,9 @@ def update_slice(
         transaction.set(snapshot.reference, updated)
         if renamed:
             transaction.delete(_name_ref(current["scopeKey"], current["name"]))
-            transaction.create(_name_ref(current["scopeKey"], updated["name"]), {"sliceId": slice_id})
+            transaction.create(
+                _name_ref(current["scopeKey"], updated["name"]), {"sliceId": slice_id}
+            )
         if filter_changed:
             _reset_shards(transaction, slice_id, updated["buildGeneration"])
             slice_sets.bump_version(transaction, current["scopeKey"])
@@ -200,6 +204,7 @@ class RowsChanged(Exception):
 
 def commit_build_chunk(
     slice_id: str,
+    *,
     generation: int,
     decisions: Iterable[tuple[firestore.DocumentSnapshot, bool]],
     shard: str,

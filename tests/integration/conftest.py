@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from local.emulators import wipe_firestore
@@ -13,8 +11,7 @@ from tests.conftest import PROJECT
 
 
 @pytest.fixture(autouse=True)
-def _empty_firestore(firestore_host: str) -> Iterator[None]:
+def _empty_firestore(firestore_host: str) -> None:
     wipe_firestore(firestore_host, PROJECT)
     slice_sets.clear_cache()
     db.cache_clear()
-    yield
