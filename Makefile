@@ -39,11 +39,13 @@ unit: venv
 
 # The test fixtures start the emulators on free loopback ports and stop them by PID,
 # also when a test fails or the run is interrupted.
-test: lint typecheck check-tools
+test: lint typecheck tf-check check-tools
 	$(BIN)/pytest
 
 bench: venv check-tools
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache .hypothesis dist
+	rm -rf $(VENV) $(TOOLS_VENV) .run .pytest_cache .mypy_cache .ruff_cache .hypothesis dist
+
+include terraform/make.mk
