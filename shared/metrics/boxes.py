@@ -7,13 +7,14 @@ most to the least confident (a stable sort, so equal confidences keep upload ord
 unmatched ground truth with the highest IoU, if that IoU reaches the threshold, and on equal IoU
 the later ground truth (pycocotools compares with ``>=`` while it scans them in order).
 
-Plain Python: a row holds few boxes per class, and below a few hundred pairs a loop over tuples
-beats building arrays (see bench/bench_metrics.py).
+Plain Python on tuples: a row holds few boxes per class, where building arrays costs more than
+the loop (bench/bench_metrics.py measures both ends).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 from shared.models import BBox
@@ -21,25 +22,8 @@ from shared.models import BBox
 # pycocotools caps the threshold so that an IoU of exactly 1 can match a threshold of 1.
 MAX_IOU_THRESHOLD = 1 - 1e-10
 
-
-class Box(NamedTuple):
-    """A box as the matcher reads it; ``right``/``bottom`` are computed as pycocotools does."""
-
-    left: float
-    top: float
-    right: float
-    bottom: float
-    area: float
-
-    @classmethod
-    def of(cls, bbox: BBox) -> Box:
-        return cls(
-            bbox.left,
-            bbox.top,
-            bbox.left + bbox.width,
-            bbox.top + bbox.height,
-            bbox.width * bbox.height,
-        )
+# (left, top, right, bottom, area), with right = left + width as pycocotools computes it.
+Box = tuple[float, float, float, float, float]
 
 
 class Matching(NamedTuple):
@@ -48,24 +32,30 @@ class Matching(NamedTuple):
     tp: int
     fn: int
     fp_scores: list[float]  # scores of the unmatched predictions, most confident first
-    iou_sum: float  # sum of the IoUs of the matched pairs
+    iou_sum: float  # sum of the IoUs of the matched pairs, in matching order
+
+
+def box_of(bbox: BBox) -> Box:
+    left, top, width, height = bbox.left, bbox.top, bbox.width, bbox.height
+    return (left, top, left + width, top + height, width * height)
 
 
 def box_iou(a: BBox, b: BBox) -> float:
     """IoU of two boxes; 0 when they do not overlap or either has zero area."""
-    return _iou(Box.of(a), Box.of(b))
-
-
-def _iou(d: Box, g: Box) -> float:
+    dl, dt, dr, db, da = box_of(a)
+    gl, gt, gr, gb, ga = box_of(b)
     # Same operations in the same order as bbIou, so the same float comes out.
-    w = (d.right if d.right < g.right else g.right) - (d.left if d.left > g.left else g.left)
+    w = (dr if dr < gr else gr) - (dl if dl > gl else gl)
     if w <= 0:
         return 0.0
-    h = (d.bottom if d.bottom < g.bottom else g.bottom) - (d.top if d.top > g.top else g.top)
+    h = (db if db < gb else gb) - (dt if dt > gt else gt)
     if h <= 0:
         return 0.0
     inter = w * h
-    return inter / (d.area + g.area - inter)
+    return inter / (da + ga - inter)
+
+
+_by_score = itemgetter(0)
 
 
 def match_class(
@@ -73,11 +63,10 @@ def match_class(
 ) -> Matching:
     """Greedy COCO matching of one class's predictions ``(score, box)`` to its ground truths.
 
-    ``predictions`` and ``truths`` are in upload order.
+    Both are in upload order.
     """
     if not truths:
-        ordered = sorted((score for score, _ in predictions), reverse=True)
-        return Matching(0, 0, ordered, 0.0)
+        return Matching(0, 0, sorted([score for score, _ in predictions], reverse=True), 0.0)
     if not predictions:
         return Matching(0, len(truths), [], 0.0)
     threshold = min(iou_threshold, MAX_IOU_THRESHOLD)
@@ -86,14 +75,17 @@ def match_class(
     iou_sum = 0.0
     fp_scores: list[float] = []
     # sorted(reverse=True) is stable: equal scores keep their upload order.
-    for score, d in sorted(predictions, key=_score, reverse=True):
+    ordered = (
+        sorted(predictions, key=_by_score, reverse=True) if len(predictions) > 1 else predictions
+    )
+    for score, (dl, dt, dr, db, da) in ordered:
         best = threshold
         found = -1
-        dl, dt, dr, db, da = d
         for index, g in enumerate(unmatched):
             if g is None:
                 continue
             gl, gt, gr, gb, ga = g
+            # The body of box_iou, inlined: this loop is the hot path.
             w = (dr if dr < gr else gr) - (dl if dl > gl else gl)
             if w <= 0:
                 continue
@@ -112,7 +104,3 @@ def match_class(
             tp += 1
             iou_sum += best
     return Matching(tp, len(truths) - tp, fp_scores, iou_sum)
-
-
-def _score(prediction: tuple[float, Box]) -> float:
-    return prediction[0]

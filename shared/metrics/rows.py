@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from shared.metrics.boxes import Box, match_class
+from shared.metrics.boxes import Box, box_of, match_class
 from shared.models import Annotation, Prediction, RowMetrics
 
 
@@ -74,107 +74,130 @@ def evaluate_row(
     if not 0 <= confidence_threshold <= 1:
         raise ValueError(f"confidence_threshold must be in [0, 1], got {confidence_threshold!r}")
     run_classes = classes if isinstance(classes, frozenset | set) else frozenset(classes)
-    row = _Row()
-    row.add_predictions(predictions, run_classes, confidence_threshold)
-    row.add_labels(labels, run_classes)
-    row.score_objects(iou_threshold)
-    row.score_classifications()
-    return RowEvaluation(row.metrics(len(run_classes)), row.per_class)
+    object_predictions, class_predictions = _kept_predictions(
+        predictions, run_classes, confidence_threshold
+    )
+    object_truths, class_truths = _kept_labels(labels, run_classes)
+
+    per_class: dict[str, ClassCounts] = {}
+    kept_scores: list[float] = []
+    fp_scores: list[float] = []
+    iou_sum = 0.0
+    objects = 0  # matched pairs plus unmatched objects on either side
+    # Classes in order of first appearance (predictions, then labels), so that float sums come
+    # out the same on every run.
+    for name, boxes in object_predictions.items():
+        tp, fn, fps, pair_ious = match_class(boxes, object_truths.get(name, ()), iou_threshold)
+        fp = len(fps)
+        per_class[name] = ClassCounts(tp, fp, fn)
+        iou_sum += pair_ious
+        objects += tp + fp + fn
+        if fp:
+            fp_scores.append(fps[0])
+        kept_scores.extend([score for score, _ in boxes])
+    for name, truths in object_truths.items():
+        if name not in object_predictions:
+            per_class[name] = ClassCounts(0, 0, len(truths))
+            objects += len(truths)
+
+    if class_predictions or class_truths:
+        _score_classifications(class_predictions, class_truths, per_class, kept_scores, fp_scores)
+
+    tp = fp = fn = 0
+    for counts in per_class.values():
+        tp += counts.tp
+        fp += counts.fp
+        fn += counts.fn
+    metrics = RowMetrics(
+        tp=tp,
+        fp=fp,
+        fn=fn,
+        tn=len(run_classes) - len(per_class) if run_classes else 0,
+        precision=tp / (tp + fp) if tp + fp else None,
+        recall=tp / (tp + fn) if tp + fn else None,
+        f1=2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
+        # A pair's IoU can exceed 1 by a rounding error (pycocotools' formula recomputes widths
+        # from edges); matching keeps the raw value, the row's mean does not.
+        iou=min(iou_sum / objects, 1.0) if objects else None,
+        confidence=math.fsum(kept_scores) / len(kept_scores) if kept_scores else None,
+        mislabel_confidence=max(fp_scores) if fp_scores else None,
+    )
+    return RowEvaluation(metrics, per_class)
 
 
-class _Row:
-    """The row's kept annotations, split by kind and class, and the tallies scored from them."""
+def _kept_predictions(
+    predictions: Sequence[Prediction], classes: Collection[str], threshold: float
+) -> tuple[dict[str, list[tuple[float, Box]]], dict[str, float]]:
+    """Predictions at or above the threshold and in the run: boxes by class, in upload order,
+    and classifications as class -> highest score."""
+    objects: dict[str, list[tuple[float, Box]]] = {}
+    classifications: dict[str, float] = {}
+    for prediction in predictions:
+        confidence = prediction.confidence
+        score = 1.0 if confidence is None else confidence  # Prediction.score, without the call
+        if score < threshold:
+            continue
+        name = prediction.name
+        if classes and name not in classes:
+            continue
+        bbox = prediction.bbox
+        if bbox is None:
+            if score > classifications.get(name, -1.0):
+                classifications[name] = score
+        elif name in objects:
+            objects[name].append((score, box_of(bbox)))
+        else:
+            objects[name] = [(score, box_of(bbox))]
+    return objects, classifications
 
-    def __init__(self) -> None:
-        self.object_predictions: dict[str, list[tuple[float, Box]]] = {}
-        self.class_predictions: dict[str, float] = {}  # class -> highest score
-        self.object_truths: dict[str, list[Box]] = {}
-        self.class_truths: dict[str, None] = {}  # a set that keeps upload order
-        self.per_class: dict[str, ClassCounts] = {}
-        self.kept_scores: list[float] = []
-        self.fp_scores: list[float] = []
-        self.iou_sum = 0.0
-        self.objects = 0  # matched pairs plus unmatched objects on either side
 
-    def add_predictions(
-        self, predictions: Sequence[Prediction], classes: Collection[str], threshold: float
-    ) -> None:
-        for prediction in predictions:
-            score = prediction.score
-            name = prediction.name
-            if score < threshold or (classes and name not in classes):
-                continue
-            if prediction.bbox is None:
-                if score > self.class_predictions.get(name, -1.0):
-                    self.class_predictions[name] = score
+def _kept_labels(
+    labels: Sequence[Annotation], classes: Collection[str]
+) -> tuple[dict[str, list[Box]], dict[str, None]]:
+    """Labels in the run: boxes by class in upload order, and the set of classifications (a dict,
+    to keep upload order)."""
+    objects: dict[str, list[Box]] = {}
+    classifications: dict[str, None] = {}
+    for label in labels:
+        name = label.name
+        if classes and name not in classes:
+            continue
+        bbox = label.bbox
+        if bbox is None:
+            classifications[name] = None
+        elif name in objects:
+            objects[name].append(box_of(bbox))
+        else:
+            objects[name] = [box_of(bbox)]
+    return objects, classifications
+
+
+def _score_classifications(
+    predictions: dict[str, float],
+    truths: dict[str, None],
+    per_class: dict[str, ClassCounts],
+    kept_scores: list[float],
+    fp_scores: list[float],
+) -> None:
+    """Add the classifications' counts to ``per_class`` (where objects may have put some) and
+    their scores to ``kept_scores`` and ``fp_scores``."""
+    for name in _in_order(predictions, truths):
+        score = predictions.get(name)
+        if score is None:
+            counts = ClassCounts(0, 0, 1)
+        else:
+            kept_scores.append(score)
+            if name in truths:
+                counts = ClassCounts(1, 0, 0)
             else:
-                box = (score, Box.of(prediction.bbox))
-                self.object_predictions.setdefault(name, []).append(box)
-
-    def add_labels(self, labels: Sequence[Annotation], classes: Collection[str]) -> None:
-        for label in labels:
-            name = label.name
-            if classes and name not in classes:
-                continue
-            if label.bbox is None:
-                self.class_truths[name] = None
-            else:
-                self.object_truths.setdefault(name, []).append(Box.of(label.bbox))
-
-    def score_objects(self, iou_threshold: float) -> None:
-        # Classes in order of first appearance, so that float sums are the same on every run.
-        for name in _in_order(self.object_predictions, self.object_truths):
-            boxes = self.object_predictions.get(name, [])
-            matching = match_class(boxes, self.object_truths.get(name, ()), iou_threshold)
-            fp = len(matching.fp_scores)
-            self.per_class[name] = ClassCounts(matching.tp, fp, matching.fn)
-            self.iou_sum += matching.iou_sum
-            self.objects += matching.tp + fp + matching.fn
-            if fp:
-                self.fp_scores.append(matching.fp_scores[0])
-            self.kept_scores.extend(score for score, _ in boxes)
-
-    def score_classifications(self) -> None:
-        for name in _in_order(self.class_predictions, self.class_truths):
-            score = self.class_predictions.get(name)
-            if score is None:
-                counts = ClassCounts(0, 0, 1)
-            else:
-                self.kept_scores.append(score)
-                if name in self.class_truths:
-                    counts = ClassCounts(1, 0, 0)
-                else:
-                    counts = ClassCounts(0, 1, 0)
-                    self.fp_scores.append(score)
-            previous = self.per_class.get(name)
-            if previous is not None:  # the class also has objects in this row
-                counts = ClassCounts(
-                    previous.tp + counts.tp, previous.fp + counts.fp, previous.fn + counts.fn
-                )
-            self.per_class[name] = counts
-
-    def metrics(self, class_count: int) -> RowMetrics:
-        tp = fp = fn = 0
-        for counts in self.per_class.values():
-            tp += counts.tp
-            fp += counts.fp
-            fn += counts.fn
-        kept = self.kept_scores
-        # model_construct: every value is computed here, so validating it again is wasted work.
-        return RowMetrics.model_construct(
-            tp=tp,
-            fp=fp,
-            fn=fn,
-            tn=class_count - len(self.per_class) if class_count else 0,
-            precision=tp / (tp + fp) if tp + fp else None,
-            recall=tp / (tp + fn) if tp + fn else None,
-            f1=2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
-            # A pair's IoU can exceed 1 by a rounding error (pycocotools' formula recomputes
-            # widths from edges); matching keeps the raw value, the row's mean does not.
-            iou=min(self.iou_sum / self.objects, 1.0) if self.objects else None,
-            confidence=math.fsum(kept) / len(kept) if kept else None,
-            mislabel_confidence=max(self.fp_scores) if self.fp_scores else None,
-        )
+                counts = ClassCounts(0, 1, 0)
+                fp_scores.append(score)
+        previous = per_class.get(name)
+        if previous is not None:  # the class also has objects in this row
+            counts = ClassCounts(
+                previous.tp + counts.tp, previous.fp + counts.fp, previous.fn + counts.fn
+            )
+        per_class[name] = counts
 
 
 def _in_order(first: Iterable[str], second: Iterable[str]) -> list[str]:

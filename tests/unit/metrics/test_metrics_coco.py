@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
 from shared.metrics import box_iou, evaluate_row
-from shared.metrics.boxes import Box, match_class
+from shared.metrics.boxes import Box, box_of, match_class
 from shared.models import Annotation, BBox, Prediction
 from tests.unit.metrics.coco_reference import Counts, reference_counts
 from tests.unit.metrics.synthetic import CLASSES, detection_rows, tiny_rows
@@ -29,7 +29,7 @@ def test_the_generated_set_has_the_hard_cases() -> None:
     assert len(scores) - len(set(scores)) > 1000
     assert sum(p.confidence is None for row in ROWS for p in row.predictions) > 100
     duplicated_labels = sum(
-        len(row.labels) != len({(a.name, Box.of(a.bbox)) for a in row.labels if a.bbox})
+        len(row.labels) != len({(a.name, box_of(a.bbox)) for a in row.labels if a.bbox})
         for row in ROWS
     )
     assert duplicated_labels > 20
@@ -57,7 +57,7 @@ def _kept(
     row_predictions: list[Prediction], name: str, threshold: float
 ) -> list[tuple[float, Box]]:
     return [
-        (p.score, Box.of(p.bbox))
+        (p.score, box_of(p.bbox))
         for p in row_predictions
         if p.bbox is not None and p.name == name and p.score >= threshold
     ]
@@ -76,7 +76,7 @@ def test_matching_agrees_with_pycocotools_per_image_and_class(
     assert sum(c.fn for c in expected.values()) > 500
     for index, row in enumerate(ROWS):
         for name in CLASSES:
-            truths = [Box.of(a.bbox) for a in row.labels if a.bbox and a.name == name]
+            truths = [box_of(a.bbox) for a in row.labels if a.bbox and a.name == name]
             matching = match_class(
                 _kept(row.predictions, name, confidence_threshold), truths, iou_threshold
             )
@@ -125,7 +125,7 @@ def test_tiny_rows_with_ties_everywhere_agree_with_pycocotools(iou_threshold: fl
     )
     for index, row in enumerate(rows):
         for name in ("a", "b"):
-            truths = [Box.of(a.bbox) for a in row.labels if a.bbox and a.name == name]
+            truths = [box_of(a.bbox) for a in row.labels if a.bbox and a.name == name]
             matching = match_class(_kept(row.predictions, name, 0.5), truths, iou_threshold)
             reference = expected.get((index, name), Counts())
             assert (matching.tp, matching.fn, matching.fp_scores, matching.iou_sum) == (

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.metrics import box_iou, evaluate_row
-from shared.metrics.boxes import Box, match_class
+from shared.metrics.boxes import box_of, match_class
 from shared.models import Annotation, BBox, Prediction
 
 NAMES = ("a", "b", "c")
@@ -122,14 +122,14 @@ def _has_iou_ties(labels: list[Annotation], predictions: list[Prediction]) -> bo
 def test_matching_accounts_for_every_box(
     truths: list[BBox], scores: list[float], boxes: list[BBox], iou: float
 ) -> None:
-    predictions = [(s, Box.of(b)) for s, b in zip(scores, boxes, strict=False)]
-    matching = match_class(predictions, [Box.of(t) for t in truths], iou)
+    predictions = [(s, box_of(b)) for s, b in zip(scores, boxes, strict=False)]
+    matching = match_class(predictions, [box_of(t) for t in truths], iou)
     assert matching.tp + matching.fn == len(truths)
     assert matching.tp + len(matching.fp_scores) == len(predictions)
     assert matching.fp_scores == sorted(matching.fp_scores, reverse=True)
-    # Every matched pair reaches the threshold; a pair's IoU exceeds 1 by rounding at most.
+    # Every matched pair reaches the threshold. (No upper bound: on tiny boxes far from the
+    # origin, pycocotools' formula, and so ours, can give an IoU above 1.)
     assert min(iou, 1 - 1e-10) * matching.tp - 1e-9 <= matching.iou_sum
-    assert matching.iou_sum <= matching.tp * (1 + 1e-9)
 
 
 @_settings
