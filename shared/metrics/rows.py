@@ -13,8 +13,11 @@ Rules beyond the design's text, chosen here:
 - Classifications are sets: repeated labels of one class are one label, and repeated predictions
   of one class are one prediction with the highest score among them.
 - TN is the number of run classes with neither a label nor a kept prediction in the row.
+- Boxes follow pycocotools (see ``boxes``): a zero-area box overlaps nothing, so it is always a
+  false positive or a false negative; boxes are not clipped to the image.
 - ``iou`` is over objects only: the matched pairs' IoU summed, divided by matched pairs plus
-  unmatched objects on either side; None when the row has no object left after filtering.
+  unmatched objects on either side, capped at 1 (pycocotools' formula can round a pair's IoU
+  above 1); None when the row has no object left after filtering.
 - ``confidence`` is the mean score of the kept predictions; ``mislabelConfidence`` the highest
   score among the false positives; each None when there is none.
 """
