@@ -189,6 +189,9 @@ class Stack:
         )
         functions = [self._track(self._start_function(f)) for f in self.functions]
 
+        # The Pub/Sub client takes most of a second to import: do it while the emulators boot.
+        import google.cloud.pubsub_v1  # noqa: F401, PLC0415
+
         pubsub.wait_ready(60)
         create_topics(pubsub.host)
         storage = self._track(
