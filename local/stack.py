@@ -34,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 
 from local import demo, emulators, ports
+from local.bridge import ACK_DEADLINE_SECONDS
 from local.run_dir import RunDir, is_alive, terminate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -93,7 +94,7 @@ def _tail(path: Path | None, lines: int = 15) -> str:
 
 
 class Stack:
-    """What one ``up`` started, in start order, so it can be stopped in reverse."""
+    """What one ``up`` started, in start order, so that it can all be stopped."""
 
     def __init__(self, run: RunDir, port_map: dict[str, int]) -> None:
         self.run = run
@@ -290,7 +291,7 @@ def create_topics(pubsub_host: str) -> None:
                 request={
                     "name": subscriber.subscription_path(PROJECT, BRIDGE_SUBSCRIPTION),
                     "topic": publisher.topic_path(PROJECT, NOTIFICATIONS_TOPIC),
-                    "ack_deadline_seconds": 600,  # the bridge's own retries run inside it
+                    "ack_deadline_seconds": ACK_DEADLINE_SECONDS,
                 }
             )
     finally:
