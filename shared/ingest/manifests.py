@@ -1,0 +1,347 @@
+"""Manifest imports: ``imports/<name>.ndjson``, one data row per line, streamed and resumable.
+
+Lines are read in ranged blocks (never the whole file), validated one by one, and the good ones
+land in chunks of at most 500 rows through ``rows.mutate_rows`` (membership set in the same
+write). After each chunk the import report's cursor (byte offset, line number, counts, first
+errors) advances in one conditional write, so an import stopped anywhere (its deadline, a crash,
+a redelivery) resumes at the first line whose chunk was not recorded; a chunk written twice
+writes the same rows (decide answers KEEP), and is counted once.
+
+An import runs under a lease on its report. The event that finds a manifest starts it; when the
+deadline comes first, the lease is released and :func:`continue_imports` (called by the
+scheduled function) picks it up, as does a redelivery of the event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared import storage
+from shared.documents import label_fields
+from shared.errors import TransientError
+from shared.ids import row_id
+from shared.ingest import media as media_types
+from shared.ingest import merge
+from shared.ingest import metadata as meta
+from shared.ingest.events import StorageObject
+from shared.ingest.outcome import Action, Outcome
+from shared.ingest.reports import Progress
+from shared.metadata import MetadataField
+from shared.models import DataRowCreate
+from shared.store import imports, objects, transient
+from shared.store import rows as row_store
+from shared.store.client import MAX_BATCH_WRITES
+from shared.store.datasets import ensure_dataset
+from shared.store.schema import load_schema
+from shared.store.scopes import CATALOG
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 256 * 1024
+# A chunk ends at whichever comes first (the byte bound keeps a commit under Firestore's 10 MiB).
+CHUNK_ROWS = MAX_BATCH_WRITES
+CHUNK_LINES = 5000
+CHUNK_ROW_BYTES = 4 * 1024 * 1024
+# A lease outlives its worker's deadline by this much before another worker may take over.
+LEASE_MARGIN = timedelta(seconds=60)
+BOM = b"\xef\xbb\xbf"
+
+
+class _Blank:
+    pass
+
+
+BLANK = _Blank()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_line(data: bytes | None, *, first: bool = False) -> DataRowCreate | str | _Blank:  # noqa: PLR0911
+    """One manifest line as a row, or the reason it is rejected, or BLANK (pure)."""
+    if data is None:
+        return f"line longer than {MAX_LINE_BYTES} bytes"
+    if first and data.startswith(BOM):
+        data = data[len(BOM) :]
+    if data.endswith(b"\r"):
+        data = data[:-1]
+    if not data.strip():
+        return BLANK
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"not valid UTF-8 (byte {error.start + 1})"
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        return f"invalid JSON: {error.msg} (column {error.colno})"
+    except ValueError as error:
+        return f"invalid JSON: {error}"
+    except RecursionError:
+        return "invalid JSON: nested too deeply"
+    if not isinstance(value, dict):
+        return f"expected a JSON object, got {type(value).__name__}"
+    try:
+        row = DataRowCreate.model_validate(value)
+    except ValidationError as error:
+        return _describe(error)
+    if "media_type" not in row.model_fields_set:
+        mime = row.media.mime_type or media_types.mime_type(None, row.row_data)
+        row.media_type = media_types.media_type(mime)
+    return row
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False)[:3]:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"]).lstrip(
+            "."
+        )
+        problems.append(f"{where or 'line'}: {item['msg']}")
+    more = error.error_count() - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+
+
+@dataclass
+class Chunk:
+    """Consecutive lines of a manifest, ending at byte ``end``."""
+
+    first_line: int
+    end: int = 0
+    lines: int = 0
+    blank: int = 0
+    row_bytes: int = 0
+    rows: list[tuple[int, DataRowCreate]] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def full(self) -> bool:
+        return (
+            len(self.rows) >= CHUNK_ROWS
+            or self.lines >= CHUNK_LINES
+            or self.row_bytes >= CHUNK_ROW_BYTES
+        )
+
+
+def chunks(lines: Iterator[storage.Line], *, after_line: int) -> Iterator[Chunk]:
+    """Parse lines into chunks; line numbers continue from ``after_line`` (pure over ``lines``)."""
+    chunk = Chunk(first_line=after_line + 1)
+    number = after_line
+    for line in lines:
+        number += 1
+        chunk.lines += 1
+        chunk.end = line.end
+        parsed = parse_line(line.data, first=line.start == 0)
+        if isinstance(parsed, _Blank):
+            chunk.blank += 1
+        elif isinstance(parsed, str):
+            chunk.errors.append((number, parsed))
+        else:
+            chunk.rows.append((number, parsed))
+            chunk.row_bytes += len(line.data or b"")
+        if chunk.full:
+            yield chunk
+            chunk = Chunk(first_line=number + 1)
+    if chunk.lines:
+        yield chunk
+
+
+def _row_fields(row: DataRowCreate, metadata: Mapping[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "globalKey": row.global_key,
+        "rowData": row.row_data,
+        "dataset": row.dataset,
+        "mediaType": str(row.media_type),
+        "metadata": dict(metadata),
+        **label_fields(row.labels),
+    }
+    if "media" in row.model_fields_set:
+        fields["media"] = row.media.model_dump(by_alias=True)
+    return fields
+
+
+def _settle_metadata(
+    rows: list[tuple[int, DataRowCreate]], errors: list[tuple[int, str]]
+) -> list[tuple[int, DataRowCreate, dict[str, Any]]]:
+    """Check each row's metadata against the schema, declaring new fields once for the chunk."""
+    schema = load_schema()
+    prepared = []
+    additions: dict[str, MetadataField] = {}
+    for number, row in rows:
+        found = meta.prepare(row.metadata, schema)
+        if found.errors:
+            errors.append((number, "; ".join(found.errors)))
+            continue
+        meta.merge_additions(additions, found.additions)
+        prepared.append((number, row, found.values))
+    schema = meta.declare(schema, additions)
+    settled = []
+    for number, row, values in prepared:
+        checked, problems = meta.check(values, schema)
+        if problems:
+            errors.append((number, "; ".join(problems)))
+            continue
+        settled.append((number, row, checked))
+    return settled
+
+
+@dataclass
+class _Run:
+    report_id: str
+    owner: str
+    bucket: str
+    name: str
+    generation: int
+    size: int
+    progress: Progress
+    datasets: set[str] = field(default_factory=set)
+
+    def outcome(self, action: Action, detail: str) -> Outcome:
+        uri = f"gs://{self.bucket}/{self.name}"
+        return Outcome(action, uri, self.generation, self.report_id, detail)
+
+
+def _report_outcome(report: Mapping[str, Any], action: Action, detail: str) -> Outcome:
+    uri = f"gs://{report['bucket']}/{report['object']}"
+    return Outcome(action, uri, int(report["generation"]), report["id"], detail)
+
+
+def _land(run: _Run, chunk: Chunk) -> Progress:
+    """Write a chunk's good rows and record its progress; the progress after it."""
+    errors = list(chunk.errors)
+    settled = _settle_metadata(chunk.rows, errors)
+    now = datetime.now(UTC)
+    fields_by_id: dict[str, dict[str, Any]] = {}
+    for _, row, checked in settled:
+        fields_by_id[row_id(row.global_key)] = _row_fields(row, checked)
+    new_datasets = {f["dataset"] for f in fields_by_id.values()} - run.datasets
+    if new_datasets:
+        for dataset in sorted(new_datasets):
+            transient.call("create dataset", partial(ensure_dataset, dataset, now=now))
+        run.datasets |= new_datasets
+    if fields_by_id:
+        row_store.mutate_rows(
+            CATALOG, list(fields_by_id), merge.manifest_write(fields_by_id, now), now=now
+        )
+    errors.sort()
+    progress = run.progress.advanced(
+        offset=chunk.end, lines=chunk.lines, written=len(settled), blank=chunk.blank, errors=errors
+    )
+    imports.save_progress(
+        run.report_id,
+        run.owner,
+        expected_offset=run.progress.offset,
+        fields=progress.fields(),
+        now=now,
+    )
+    run.progress = progress
+    return progress
+
+
+def _close(run: _Run, *, status: str | None, message: str | None = None) -> None:
+    """Release the lease; with a status, finish the report."""
+    now = datetime.now(UTC)
+    fields: dict[str, Any] = {"leaseOwner": None, "leaseUntil": None}
+    if status is not None:
+        fields.update(status=status, finishedAt=now)
+    if message is not None:
+        fields["message"] = message
+    imports.save_progress(
+        run.report_id, run.owner, expected_offset=run.progress.offset, fields=fields, now=now
+    )
+
+
+def start(obj: StorageObject, *, deadline: float) -> Outcome:
+    """Open (or find) the report of this manifest generation and import until ``deadline``."""
+    now = datetime.now(UTC)
+    doc = {
+        **imports.new_report(
+            obj.bucket, obj.name, obj.generation, kind="manifest", status=imports.RUNNING, now=now
+        ),
+        "sizeBytes": obj.size,
+        **Progress().fields(),
+        "leaseOwner": None,
+        "leaseUntil": None,
+    }
+    report = imports.open_report(doc)
+    return resume(report, deadline=deadline)
+
+
+def resume(report: Mapping[str, Any], *, deadline: float) -> Outcome:
+    """Continue one import from its cursor until it ends or ``deadline`` (time.monotonic)."""
+    report_id, bucket, name = report["id"], report["bucket"], report["object"]
+    generation = int(report["generation"])
+    if report.get("status") != imports.RUNNING:
+        detail = f"import already {report.get('status')}"
+        return _report_outcome(report, Action.UNCHANGED, detail)
+    owner = uuid.uuid4().hex
+    now = datetime.now(UTC)
+    until = now + timedelta(seconds=max(deadline - time.monotonic(), 0)) + LEASE_MARGIN
+    leased = imports.acquire_lease(report_id, owner, now=now, until=until)
+    if leased is None:
+        detail = "another worker holds this import"
+        return _report_outcome(report, Action.BUSY, detail)
+    run = _Run(report_id, owner, bucket, name, generation, int(leased.get("sizeBytes", 0)),
+               Progress.from_report(leased))  # fmt: skip
+    record = objects.get_record(bucket, name)
+    if record is not None and record.generation > generation:
+        message = f"superseded by generation {record.generation} of the manifest"
+        _close(run, status=imports.FAILED, message=message)
+        return run.outcome(Action.STALE, message)
+    try:
+        return _import(run, deadline)
+    except TransientError:
+        _release_quietly(run)
+        raise
+
+
+def _import(run: _Run, deadline: float) -> Outcome:
+    lines = storage.iter_lines(
+        run.bucket, run.name, run.generation,
+        size=run.size, start=run.progress.offset, max_line_bytes=MAX_LINE_BYTES,
+    )  # fmt: skip
+    try:
+        for chunk in chunks(lines, after_line=run.progress.line):
+            _land(run, chunk)
+            if time.monotonic() >= deadline:
+                _close(run, status=None)
+                return run.outcome(Action.CONTINUING, f"stopped after line {run.progress.line}")
+    except storage.ObjectGone:
+        message = f"the manifest was deleted after line {run.progress.line}, before it was read"
+        _close(run, status=imports.FAILED, message=message)
+        return run.outcome(Action.REJECTED, message)
+    except imports.LeaseLost:
+        return run.outcome(Action.BUSY, "another worker took over this import")
+    _close(run, status=imports.DONE)
+    p = run.progress
+    detail = f"{p.lines_read} lines: {p.rows_written} written, {p.lines_rejected} rejected"
+    return run.outcome(Action.IMPORTED, detail)
+
+
+def _release_quietly(run: _Run) -> None:
+    try:
+        _close(run, status=None)
+    except (TransientError, imports.LeaseLost):
+        log.warning("could not release the lease of import %s; it expires", run.report_id)
+
+
+def continue_imports(*, deadline: float, limit: int = 20) -> list[Outcome]:
+    """Advance unfinished imports (their worker stopped at its deadline or died) until
+    ``deadline``. The scheduled function calls this; each import resumes at its cursor."""
+    outcomes = []
+    for report in imports.unfinished(limit=limit):
+        if time.monotonic() >= deadline:
+            break
+        outcomes.append(resume(report, deadline=deadline))
+    return outcomes

@@ -1,0 +1,158 @@
+"""Import reports: what ingest did with one object generation, readable later through the API.
+
+``importReports/<id>`` (id: a hash of ``gs://bucket/name#generation``, so a redelivered event
+finds its report) holds the status (``running``, ``done``, ``failed``), counts, the first errors
+with their line numbers, and for a manifest the resume cursor (byte offset and line number)
+with a lease: the worker holding the lease advances the cursor chunk by chunk, each advance
+conditional on the cursor it started from, so two workers never both count a chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from shared.errors import NotFound
+from shared.store import transient
+from shared.store.client import IMPORT_REPORTS, db
+from shared.store.objects import object_key
+
+Document = dict[str, Any]
+
+MAX_LEASE_ATTEMPTS = 8
+
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+
+
+class LeaseLost(Exception):
+    """Another worker took over this import (or finished it): stop without writing."""
+
+
+def report_id(bucket: str, name: str, generation: int) -> str:
+    return hashlib.sha256(f"gs://{bucket}/{name}#{generation}".encode()).hexdigest()[:32]
+
+
+def _ref(report: str) -> firestore.DocumentReference:
+    return db().collection(IMPORT_REPORTS).document(report)
+
+
+def new_report(
+    bucket: str, name: str, generation: int, *, kind: str, status: str, now: datetime
+) -> Document:
+    """A report document with zero counts (callers add their fields)."""
+    return {
+        "id": report_id(bucket, name, generation),
+        "bucket": bucket,
+        "object": name,
+        "objectKey": object_key(bucket, name),
+        "generation": generation,
+        "kind": kind,
+        "status": status,
+        "createdAt": now,
+        "updatedAt": now,
+    }
+
+
+def open_report(doc: Document) -> Document:
+    """Create the report if it does not exist; the stored report either way."""
+    ref = _ref(doc["id"])
+    try:
+        transient.create(ref, doc, "create import report")
+    except gexc.AlreadyExists:
+        return transient.get(ref, "read import report").to_dict() or {}
+    return doc
+
+
+def put_report(doc: Document) -> None:
+    """Store a finished report as is (the same event always yields the same report)."""
+    transient.replace(_ref(doc["id"]), doc, "write import report")
+
+
+def get_report(report: str) -> Document:
+    snapshot = transient.get(_ref(report), "read import report")
+    if not snapshot.exists:
+        raise NotFound(f"import report {report!r} does not exist")
+    return snapshot.to_dict() or {}
+
+
+def acquire_lease(report: str, owner: str, *, now: datetime, until: datetime) -> Document | None:
+    """Take the lease of a running import; None if it is finished or another worker holds it."""
+    ref = _ref(report)
+    for _ in range(MAX_LEASE_ATTEMPTS):
+        snapshot = transient.get(ref, "read import report")
+        doc = snapshot.to_dict()
+        if doc is None or doc.get("status") != RUNNING:
+            return None
+        holder, expires = doc.get("leaseOwner"), doc.get("leaseUntil")
+        if holder not in (None, owner) and expires is not None and expires > now:
+            return None
+        change = {"leaseOwner": owner, "leaseUntil": until, "updatedAt": now}
+        try:
+            transient.update_if_unchanged(snapshot, change, "lease import")
+        except transient.CONFLICTS:
+            continue
+        return {**doc, **change}
+    return None
+
+
+def save_progress(
+    report: str, owner: str, *, expected_offset: int, fields: Mapping[str, Any], now: datetime
+) -> None:
+    """Advance the cursor from ``expected_offset``; :class:`LeaseLost` if it is not ours now."""
+    snapshot = transient.get(_ref(report), "read import report")
+    doc = snapshot.to_dict() or {}
+    if (
+        doc.get("status") != RUNNING
+        or doc.get("leaseOwner") != owner
+        or (doc.get("cursor") or {}).get("offset", 0) != expected_offset
+    ):
+        raise LeaseLost(report)
+    try:
+        transient.update_if_unchanged(snapshot, {**fields, "updatedAt": now}, "save progress")
+    except transient.CONFLICTS as conflict:
+        raise LeaseLost(report) from conflict
+
+
+def unfinished(*, limit: int = 50) -> list[Document]:
+    """Running imports (index: the automatic one on ``status``)."""
+    query = (
+        db()
+        .collection(IMPORT_REPORTS)
+        .where(filter=firestore.FieldFilter("status", "==", RUNNING))
+        .limit(limit)
+    )
+    return [s.to_dict() or {} for s in transient.stream(query, "list running imports")]
+
+
+def reports_for_object(bucket: str, name: str) -> list[Document]:
+    """Every report of one object, newest generation first (index: automatic, ``objectKey``)."""
+    query = (
+        db()
+        .collection(IMPORT_REPORTS)
+        .where(filter=firestore.FieldFilter("objectKey", "==", object_key(bucket, name)))
+    )
+    docs = [s.to_dict() or {} for s in transient.stream(query, "list object reports")]
+    return sorted(docs, key=lambda doc: doc.get("generation", 0), reverse=True)
+
+
+def list_reports(*, limit: int, after: tuple[datetime, str] | None = None) -> list[Document]:
+    """Reports newest first, a page at a time; ``after`` is the last (createdAt, id) seen.
+
+    Index: the automatic one on ``createdAt`` (descending), ties broken by id.
+    """
+    query = (
+        db()
+        .collection(IMPORT_REPORTS)
+        .order_by("createdAt", direction=firestore.Query.DESCENDING)
+        .order_by("__name__", direction=firestore.Query.DESCENDING)
+    )
+    if after is not None:
+        query = query.start_after({"createdAt": after[0], "__name__": _ref(after[1])})
+    return [s.to_dict() or {} for s in transient.stream(query.limit(limit), "list reports")]
