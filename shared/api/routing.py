@@ -17,8 +17,9 @@ from pydantic import BaseModel
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request
 
-ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
-"""Every resource id: letters, digits, ``. _ -``; no ``/`` or ``:``, never ``.`` or ``..``."""
+from shared.services.resource_ids import RESOURCE_ID_PATTERN
+
+ID_PATTERN = RESOURCE_ID_PATTERN
 
 _PARAM = re.compile(r"\{(\w+)\}")
 

@@ -30,6 +30,7 @@ from shared.services.listing import cursor_of, query_key
 from shared.services.ordering import canonical_order_by, parse_ordering
 from shared.services.paging import page_size
 from shared.services.problems import invalid
+from shared.services.resource_ids import is_resource_id
 from shared.store import datasets as dataset_store
 from shared.store import queries
 from shared.store import slices as slice_store
@@ -272,7 +273,11 @@ def _scope_json(key: str) -> dict[str, Any]:
 
 def _require_scope(key: str) -> None:
     run = model_run_of(key)
-    if run is not None and not dataset_store.model_run_exists(run):
+    if run is None:
+        return
+    if not is_resource_id(run):
+        raise invalid("scope.modelRun", f"{run!r:.80} is not a model run id")
+    if not dataset_store.model_run_exists(run):
         raise NotFound(f"model run {run!r} does not exist")
 
 
@@ -281,8 +286,7 @@ def _scope_param(scope: str | None) -> str | None:
         return None
     if scope == CATALOG:
         return CATALOG
-    run = scope.removeprefix(MODEL_RUN_PREFIX)
-    if scope.startswith(MODEL_RUN_PREFIX) and run and "/" not in run and len(run) <= 100:
+    if scope.startswith(MODEL_RUN_PREFIX) and is_resource_id(scope.removeprefix(MODEL_RUN_PREFIX)):
         return scope
     raise invalid("scope", "must be 'catalog' or 'modelRun:<model run id>'")
 
