@@ -7,7 +7,7 @@ agree on one layout. Field names come only from here: generated code never sees 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -83,12 +83,17 @@ _METADATA_TYPES: Mapping[MetadataKind, FieldType] = {
 
 
 class FieldRegistry:
-    """The fields of one scope, with the catalog's metadata schema folded in."""
+    """The fields of one scope, with the catalog's metadata schema folded in.
 
-    def __init__(self, scope: Scope, schema: MetadataSchema | None = None) -> None:
+    ``extra`` adds fields beyond the fixed ones and the schema's (e.g. a boolean flag).
+    """
+
+    def __init__(
+        self, scope: Scope, schema: MetadataSchema | None = None, extra: Iterable[FieldSpec] = ()
+    ) -> None:
         self.scope = scope
         fixed = CATALOG_FIELDS + (MODEL_RUN_FIELDS if scope is Scope.MODEL_RUN else ())
-        self._fields: dict[str, FieldSpec] = {spec.name: spec for spec in fixed}
+        self._fields: dict[str, FieldSpec] = {spec.name: spec for spec in (*fixed, *extra)}
         for name, field in (schema.fields if schema else {}).items():
             self._fields[f"metadata.{name}"] = FieldSpec(
                 f"metadata.{name}",

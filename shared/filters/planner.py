@@ -39,13 +39,24 @@ _EXACT_TYPES = frozenset({FieldType.STRING, FieldType.BOOLEAN, FieldType.DATETIM
 _MAX_CODE_POINT = 0x10FFFF
 
 
+# The Python client spells the array operators with underscores.
+_CLIENT_OPS = {"array-contains": "array_contains", "array-contains-any": "array_contains_any"}
+
+
 @dataclass(frozen=True)
 class Constraint:
-    """One ``where`` clause: a dotted document path, a Firestore operator, a value."""
+    """One ``where`` clause: a dotted document path, a Firestore operator, a value.
+
+    ``op`` is Firestore's name (``array-contains``); :attr:`client_op` is the Python client's.
+    """
 
     path: str
     op: str
     value: Any
+
+    @property
+    def client_op(self) -> str:
+        return _CLIENT_OPS.get(self.op, self.op)
 
 
 @dataclass(frozen=True)

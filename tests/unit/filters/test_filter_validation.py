@@ -1,0 +1,131 @@
+"""Loading and validating filters: each kind of misuse is rejected with a message naming it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from filter_strategies import REGISTRY
+
+from shared.errors import FilterError, InvalidArgument
+from shared.filters import FieldRegistry, Leaf, Scope, load, to_json, to_text
+
+CATALOG = FieldRegistry(Scope.CATALOG)
+
+
+def leaf(field: str, op: str, value: Any = None, values: Any = None) -> dict[str, Any]:
+    node: dict[str, Any] = {"field": field, "op": op}
+    if value is not None:
+        node["value"] = value
+    if values is not None:
+        node["values"] = values
+    return node
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'metadata.split IN ("train", "valid") AND labels.classes CONTAINS "car"',
+        {"and": [leaf("metadata.split", "in", values=["train"]), leaf("metrics.f1", "gte", 0.5)]},
+        leaf("createdAt", "gt", "2024-05-01T00:00:00+02:00"),
+        leaf(
+            "metadata.captured", "between", values=["2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z"]
+        ),
+        leaf("metadata.tags", "contains_all", values=["a", "b"]),
+        leaf("flagged", "in", values=[True, False]),
+        leaf("media.width", "eq", 1.5),
+        leaf("metadata.split", "prefix", "tr"),
+        {"or": []},
+        "",
+    ],
+)
+def test_valid_filters_load(source: str | dict[str, Any]) -> None:
+    tree = load(source, REGISTRY)
+    assert load(to_text(tree), REGISTRY) == tree
+    assert load(to_json(tree), REGISTRY) == tree
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        # Unknown fields and operators.
+        (leaf("nope", "exists"), "unknown field 'nope'"),
+        (leaf("metadata.nope", "exists"), "unknown metadata field 'metadata.nope'"),
+        (leaf("dataset", "like", "a"), "unknown operator 'like'"),
+        ("dataset LIKE 'a'", "syntax error"),
+        # Shape.
+        ({"field": "dataset"}, "op: Field required"),
+        (leaf("dataset", "eq"), "operator 'eq' takes one 'value'"),
+        (leaf("dataset", "in", "a"), "operator 'in' takes a list of 'values'"),
+        (leaf("dataset", "exists", "a"), "operator 'exists' takes no value"),
+        (leaf("metrics.f1", "between", values=[1]), "exactly two 'values'"),
+        ({"and": [leaf("dataset", "eq", "a")], "or": []}, "unknown key 'or'"),
+        ({"not": [leaf("dataset", "exists")]}, "invalid filter at not"),
+        ({"and": [{"or": [leaf("dataset", "eq", "a", values=["b"])]}]}, "at and[0].or[0]"),
+        # Types: operator against field type, literal against field type.
+        (leaf("media.width", "eq", "640"), "media.width is a number field"),
+        (leaf("media.width", "gt", True), "got the boolean true"),
+        (leaf("dataset", "eq", 1), "dataset is a string field"),
+        (leaf("flagged", "eq", 1), "must be true or false"),
+        (leaf("labels.classes", "contains", 3), "labels.classes is a string list field"),
+        (leaf("dataset", "contains", "a"), "operator 'contains' does not apply to dataset"),
+        (leaf("labels.classes", "eq", "car"), "operator 'eq' does not apply to labels.classes"),
+        (leaf("media.width", "prefix", "6"), "operator 'prefix' does not apply to media.width"),
+        (leaf("flagged", "lt", True), "operator 'lt' does not apply to flagged"),
+        (leaf("createdAt", "gt", "2024-05-01"), "RFC 3339 datetime"),
+        (leaf("createdAt", "gt", "2024-05-01T00:00:00"), "with offset"),
+        (leaf("metadata.split", "eq", "training"), "'training' is not one of"),
+        (leaf("metadata.split", "in", values=["train", "x"]), "'x' is not one of"),
+        (leaf("metrics.f1", "between", values=[0.6, 0.2]), "low end is above the high end"),
+        # Limits.
+        ("NOT " * 8 + "dataset EXISTS", "at most 8 levels"),
+        (" OR ".join(["dataset EXISTS"] * 51), "at most 50 comparisons"),
+        (leaf("dataset", "in", values=[str(i) for i in range(31)]), "at most 30 values"),
+        (leaf("dataset", "in", values=[]), "list of values is empty"),
+        (leaf("dataset", "eq", "x" * 1025), "at most 1024 characters"),
+        (leaf("media.width", "gt", float("nan")), "must be finite"),
+        (leaf("media.width", "gt", float("inf")), "must be finite"),
+        (leaf("media.width", "gt", 2**63), "outside 64 bits"),
+        (leaf("dataset", "eq", "\ud800"), "unpaired surrogate"),
+        ({"and": [{"and": []}] * 201}, "at most 200 nodes"),
+        (" OR ".join(["dataset EXISTS"] * 800), "the limit is 10000"),
+        # Scope.
+        (leaf("metrics.f1", "exists"), "exists only in a model run"),
+    ],
+)
+def test_bad_filters_are_rejected_with_a_reason(source: str | dict[str, Any], words: str) -> None:
+    registry = CATALOG if "model run" in words else REGISTRY
+    with pytest.raises(FilterError) as caught:
+        load(source, registry)
+    assert words in caught.value.message
+    assert isinstance(caught.value, InvalidArgument)
+    assert caught.value.code == 400
+
+
+def test_deep_json_is_rejected_before_pydantic_walks_it() -> None:
+    node: dict[str, Any] = leaf("dataset", "exists")
+    for _ in range(5000):
+        node = {"not": node}
+    with pytest.raises(FilterError, match="at most 8 levels"):
+        load(node, REGISTRY)
+
+
+def test_single_child_and_or_are_normalised_away() -> None:
+    inner = leaf("dataset", "eq", "a")
+    assert load({"or": [{"and": [inner]}]}, REGISTRY) == Leaf.model_validate(inner)
+    assert load({"not": {"and": [inner]}}, REGISTRY) == load('NOT dataset = "a"', REGISTRY)
+
+
+def test_to_json_is_the_canonical_tree() -> None:
+    tree = load('dataset IN ("a") AND NOT flagged EXISTS', REGISTRY)
+    assert to_json(tree) == {
+        "and": [
+            {"field": "dataset", "op": "in", "values": ["a"]},
+            {"not": {"field": "flagged", "op": "exists"}},
+        ]
+    }
+
+
+def test_load_rejects_other_types() -> None:
+    with pytest.raises(FilterError, match="text or a JSON object"):
+        load(["dataset"], REGISTRY)  # type: ignore[arg-type]
