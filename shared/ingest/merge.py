@@ -5,8 +5,14 @@ Each source owns some fields and overlays them on the stored row, keeping the re
 - a media object owns ``globalKey rowData dataset mediaType media metadata generation``; it keeps
   the row's labels (an upload carries none) and any field another writer added;
 - a manifest line owns ``globalKey rowData dataset mediaType metadata labels`` (and ``media``
-  when it states one); it keeps the row's ``generation``, so a row that also has an object
-  still follows that object's life.
+  when it states one) and records itself in ``manifest`` ({uri, generation}); it keeps the
+  row's ``generation``, so a row that also has an object still follows that object's life.
+
+Each source orders its own writes by generation: an object's row is not replaced by an older
+generation of that object, nor a manifest's row by an older generation of that manifest. So
+the end state does not depend on the order events arrive in. Writes from different objects
+to one row (two manifests, or a manifest and the object itself) have no order between them:
+the last one applied wins.
 
 A decide function is pure (``rows.mutate_rows`` may call it again on a conflict) and answers
 ``KEEP`` when the result would equal the stored row, so a repeated event writes nothing and
@@ -82,12 +88,18 @@ def object_delete(generation: int) -> Decide:
     return decide
 
 
-def manifest_write(fields_by_id: Mapping[str, Mapping[str, Any]], now: datetime) -> Decide:
-    """Write manifest rows (``fields_by_id``: the fields each line states, by row id)."""
+def manifest_write(
+    fields_by_id: Mapping[str, Mapping[str, Any]], uri: str, generation: int, now: datetime
+) -> Decide:
+    """Write the rows of one manifest generation (``fields_by_id``: each line's fields), except
+    rows a later generation of the same manifest wrote."""
+    source = {"uri": uri, "generation": generation}
 
     def decide(row_id: str, current: Document | None) -> Any:
-        fields = fields_by_id[row_id]
-        new = {**_base(current), **fields}
+        prior = (current or {}).get("manifest") or {}
+        if prior.get("uri") == uri and int(prior.get("generation") or 0) > generation:
+            return KEEP
+        new = {**_base(current), **fields_by_id[row_id], "manifest": source}
         if "media" not in new:
             new["media"] = {"mimeType": None, "sizeBytes": None, "width": None, "height": None}
         return _finish(current, new, now)

@@ -14,8 +14,7 @@ from typing import Any
 from shared.ingest import manifests, predictions, uploads
 from shared.ingest.events import EventKind, Route, StorageObject, parse_event, route
 from shared.ingest.outcome import Action, Outcome
-from shared.store import imports, objects
-from shared.store.objects import Claim
+from shared.store import imports
 
 
 def handle_storage_event(event_type: str, data: Any, *, deadline: float) -> Outcome:
@@ -29,7 +28,7 @@ def handle_storage_event(event_type: str, data: Any, *, deadline: float) -> Outc
             return uploads.on_finalized(obj, destination.dataset, now)
         return uploads.on_deleted(obj, now)
     if destination.route is Route.MANIFEST:
-        return _manifest(obj, finalized=finalized, deadline=deadline, now=now)
+        return _manifest(obj, finalized=finalized, deadline=deadline)
     if destination.route is Route.PREDICTIONS and finalized:
         return predictions.not_supported_yet(obj, now)
     if destination.route is Route.INVALID and finalized:
@@ -37,12 +36,7 @@ def handle_storage_event(event_type: str, data: Any, *, deadline: float) -> Outc
     return Outcome(Action.IGNORED, obj.uri, obj.generation, detail=str(destination.route))
 
 
-def _manifest(obj: StorageObject, *, finalized: bool, deadline: float, now: datetime) -> Outcome:
-    claim = objects.claim(
-        obj.bucket, obj.name, obj.generation, deleted=not finalized, kind="manifest", now=now
-    )
-    if claim is Claim.STALE:
-        return Outcome(Action.STALE, obj.uri, obj.generation)
+def _manifest(obj: StorageObject, *, finalized: bool, deadline: float) -> Outcome:
     if not finalized:
         # A manifest is an instruction, not the rows' content: its rows stay.
         return Outcome(Action.IGNORED, obj.uri, obj.generation, detail="manifest deleted")

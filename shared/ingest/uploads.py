@@ -2,8 +2,9 @@
 
 Ordering and redelivery are settled by the object's generation record (``store.objects``):
 
-- finalized(g): claim g on the record (STALE if a later generation, or g's delete, is recorded);
-  read the header, write the row through ``mutate_rows`` with a decide that keeps a row of a
+- finalized(g): create the dataset and settle the metadata (these depend on the event alone);
+  claim g on the record (STALE if a later generation, or g's delete, is recorded); read the
+  header, write the row through ``mutate_rows`` with a decide that keeps a row of a
   later generation; then read the record again: if a delete of g or later was recorded while we
   wrote, remove the row now (the delete may have run before our write landed).
 - deleted/archived(g): if a newer generation is live, this is the old half of an overwrite and
@@ -43,9 +44,14 @@ KIND = "media"
 
 
 def on_finalized(obj: StorageObject, dataset: str, now: datetime) -> Outcome:
+    # The dataset, the schema's new fields and the report on bad values depend on this event
+    # alone, so they are settled even for a stale event: they end the same in any order.
+    transient.call("create dataset", partial(ensure_dataset, dataset, now=now))
+    metadata, errors = _metadata(obj)
+    report = _report_problems(obj, errors, now) if errors else None
     claim = objects.claim(obj.bucket, obj.name, obj.generation, deleted=False, kind=KIND, now=now)
     if claim is Claim.STALE:
-        return Outcome(Action.STALE, obj.uri, obj.generation)
+        return Outcome(Action.STALE, obj.uri, obj.generation, report)
     mime = media_types.mime_type(obj.content_type, obj.name)
     kind = media_types.media_type(mime)
     media = Media(mime_type=mime, size_bytes=obj.size)
@@ -55,8 +61,6 @@ def on_finalized(obj: StorageObject, dataset: str, now: datetime) -> Outcome:
             media.width, media.height = header.width, header.height
         except storage.ObjectGone:
             pass  # deleted since: its delete event is recorded or on its way
-    metadata, errors = _metadata(obj)
-    transient.call("create dataset", partial(ensure_dataset, dataset, now=now))
     fields = {
         "globalKey": obj.uri,
         "rowData": obj.uri,
@@ -72,8 +76,7 @@ def on_finalized(obj: StorageObject, dataset: str, now: datetime) -> Outcome:
     record = objects.get_record(obj.bucket, obj.name)
     if record is not None and record.deleted and record.generation >= obj.generation:
         remove_row(rid, record.generation)
-        return Outcome(Action.STALE, obj.uri, obj.generation, detail="deleted while written")
-    report = _report_problems(obj, errors, now) if errors else None
+        return Outcome(Action.STALE, obj.uri, obj.generation, report, "deleted while written")
     action = Action.WRITTEN if result.written else Action.UNCHANGED
     return Outcome(action, obj.uri, obj.generation, report, "; ".join(errors) or None)
 

@@ -100,9 +100,11 @@ def empty_stores(firestore_host: str, storage_host: str) -> None:
 
 @pytest.fixture
 def landing(empty_stores: None) -> Landing:
-    name = f"landing-{uuid.uuid4().hex[:12]}"
-    storage.client().create_bucket(name)
-    return Landing(name)
+    # Versioned, as the landing bucket is: an overwritten generation stays readable.
+    bucket = storage.client().bucket(f"landing-{uuid.uuid4().hex[:12]}")
+    bucket.versioning_enabled = True
+    storage.client().create_bucket(bucket)
+    return Landing(bucket.name)
 
 
 @pytest.fixture(scope="session")
