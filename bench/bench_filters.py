@@ -2,18 +2,20 @@
 
 Compares, in one run and on the same trees: the compiled slice matcher, the reference
 interpreter, and a JsonLogic library (``panzi-json-logic``) given equivalent rules. The three
-must agree on every sampled row before anything is timed.
+must agree on every sampled row before anything is timed. The target: one row against 1,000
+slices in under 200 µs, at least 10 times the interpreter and 40 times JsonLogic.
 """
 
 from __future__ import annotations
 
 import random
+import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from json_logic import jsonLogic
 
-from bench import median_time
+from bench import cpu_seconds, median_time
 from shared.filters import (
     FieldRegistry,
     Filter,
@@ -180,7 +182,7 @@ def run(quick: bool) -> str:
     rng = random.Random(20240501)
     registry = FieldRegistry(Scope.CATALOG, SCHEMA)
     n_slices, n_rows = (200, 1_000) if quick else (1_000, 10_000)
-    n_interpreted, n_json_logic, repeat = (20, 10, 3) if quick else (300, 100, 5)
+    n_interpreted, n_json_logic, rounds = (20, 10, 2) if quick else (300, 100, 5)
     slices = {f"slice-{i:04d}": load(to_text(make_slice(rng)), registry) for i in range(n_slices)}
     rows = [make_row(rng) for _ in range(n_rows)]
     rules = [(sid, to_json_logic(tree, registry)) for sid, tree in slices.items()]
@@ -205,20 +207,32 @@ def run(quick: bool) -> str:
         if index < n_json_logic and json_logic(row) != expected:
             raise AssertionError(f"JsonLogic and compiled matcher disagree on row {index}")
 
-    compiled = median_time(lambda: [matcher(row) for row in rows], repeat) / n_rows
-    interpreted = median_time(lambda: [interpret(r) for r in sample], repeat) / len(sample)
+    # The three run in turn within each round; ratios are medians of the rounds' ratios.
     logic_rows = sample[:n_json_logic]
-    logic = median_time(lambda: [json_logic(r) for r in logic_rows], repeat) / len(logic_rows)
+    per_row: dict[str, list[float]] = {"compiled": [], "interpreter": [], "json_logic": []}
+    for _ in range(rounds):
+        per_row["compiled"].append(cpu_seconds(lambda: [matcher(r) for r in rows]) / n_rows)
+        seconds = cpu_seconds(lambda: [interpret(r) for r in sample])
+        per_row["interpreter"].append(seconds / len(sample))
+        seconds = cpu_seconds(lambda: [json_logic(r) for r in logic_rows])
+        per_row["json_logic"].append(seconds / len(logic_rows))
 
-    micro = 1e6
+    def ratio(name: str) -> float:
+        return statistics.median(
+            t / c for t, c in zip(per_row[name], per_row["compiled"], strict=True)
+        )
+
+    def micros(name: str) -> str:
+        return f"{statistics.median(per_row[name]) * 1e6:.1f}"
+
     table = [
         "| evaluator | µs per row | times the compiled | rows timed |",
         "|---|---:|---:|---:|",
-        f"| compiled slice matcher | {compiled * micro:.1f} | 1.0 | {n_rows:,} |",
-        f"| reference interpreter | {interpreted * micro:.1f} | "
-        f"{interpreted / compiled:.1f} | {len(sample):,} |",
-        f"| JsonLogic (panzi-json-logic) | {logic * micro:.1f} | "
-        f"{logic / compiled:.1f} | {len(logic_rows):,} |",
+        f"| compiled slice matcher | {micros('compiled')} | 1.0 | {n_rows:,} |",
+        f"| reference interpreter | {micros('interpreter')} | {ratio('interpreter'):.1f} | "
+        f"{len(sample):,} |",
+        f"| JsonLogic (panzi-json-logic) | {micros('json_logic')} | {ratio('json_logic'):.1f} | "
+        f"{len(logic_rows):,} |",
     ]
     leaves = sum(len(list(tree_leaves(t))) for t in slices.values()) / n_slices
     return "\n".join(
@@ -227,10 +241,11 @@ def run(quick: bool) -> str:
             f"mostly AND-ed, over dataset, globalKey, media, metadata and label fields; "
             f"seeded), {n_rows:,} catalog rows; {matches / len(sample):.1f} matching slices "
             f"per row on average. The three evaluators agreed on every sampled row before "
-            f"timing. Median of {repeat} runs.",
+            f"timing. CPU time, medians of {rounds} rounds in which the three run in turn.",
             "",
             *table,
             "",
-            f"Compiling the {n_slices:,} slices once: {compile_seconds * 1e3:.0f} ms.",
+            f"Compiling the {n_slices:,} slices once: {compile_seconds * 1e3:.0f} ms "
+            f"(once per change of a scope's slice set).",
         ]
     )
