@@ -34,10 +34,11 @@ _ORDERING_OPS = frozenset({Op.LT, Op.LTE, Op.GT, Op.GTE, Op.BETWEEN})
 
 
 def load(value: str | dict[str, Any] | Filter, registry: FieldRegistry) -> Filter:
-    """A checked filter from its text, its JSON tree, or a tree.
+    """A checked, normalised filter from its text, its JSON tree, or a tree built in code.
 
-    An AND or OR with a single child is replaced by that child (same meaning, and the only
-    form the text cannot spell), so what ``load`` returns always round-trips through text.
+    See :func:`normalize`: what ``load`` returns always round-trips through text. Text and
+    JSON are held to the limits as written; a tree built in code (say, a user's filter ANDed
+    with a scope condition) is held to them once normalised.
     """
     if isinstance(value, str):
         tree = parse(value)
@@ -45,7 +46,6 @@ def load(value: str | dict[str, Any] | Filter, registry: FieldRegistry) -> Filte
         check_raw_size(value)
         tree = from_json(value)
     elif isinstance(value, And | Or | Not | Leaf):
-        check_structure(value)
         tree = value
     else:
         raise FilterError(f"a filter is text or a JSON object, not {type(value).__name__}")
@@ -69,13 +69,24 @@ def to_json(tree: Filter) -> dict[str, Any]:
 
 
 def normalize(tree: Filter) -> Filter:
-    """``tree`` with every single-child AND / OR replaced by its child."""
+    """The same filter with an AND inside an AND (an OR inside an OR) merged into its parent
+    and every single-child AND / OR replaced by its child.
+
+    The meaning is unchanged (an empty AND inside an AND is TRUE AND ..., so it just vanishes);
+    the single-child forms are the only trees the text cannot spell.
+    """
     if isinstance(tree, And | Or):
-        items = tree.and_ if isinstance(tree, And) else tree.or_
-        if len(items) == 1:
-            return normalize(items[0])
-        kids = [normalize(child) for child in items]
-        return And(and_=kids) if isinstance(tree, And) else Or(or_=kids)
+        kind = And if isinstance(tree, And) else Or
+        kids: list[Filter] = []
+        for child in tree.and_ if isinstance(tree, And) else tree.or_:
+            normal = normalize(child)
+            if isinstance(normal, kind):
+                kids.extend(normal.and_ if isinstance(normal, And) else normal.or_)
+            else:
+                kids.append(normal)
+        if len(kids) == 1:
+            return kids[0]
+        return And(and_=kids) if kind is And else Or(or_=kids)
     if isinstance(tree, Not):
         return Not(not_=normalize(tree.not_))
     return tree

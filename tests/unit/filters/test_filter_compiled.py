@@ -1,4 +1,4 @@
-"""The compiled matcher agrees with the reference interpreter on random slices and rows."""
+"""The compiled matcher and normalisation agree with the reference interpreter on random rows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from filter_strategies import REGISTRY, rows, trees
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.filters import Filter, compile_filter, compile_slices, evaluate
+from shared.filters import Filter, compile_filter, compile_slices, evaluate, normalize
 
 
 @settings(max_examples=200, deadline=None)
@@ -27,3 +27,13 @@ def test_compiled_slices_agree_with_the_interpreter(
 @given(trees(), rows())
 def test_compiled_filter_agrees_with_the_interpreter(tree: Filter, row: dict[str, Any]) -> None:
     assert compile_filter(tree, REGISTRY)(row) is evaluate(tree, row, REGISTRY)
+
+
+@settings(max_examples=200, deadline=None)
+@given(trees(), st.lists(rows(), min_size=1, max_size=5))
+def test_normalising_never_changes_which_rows_match(
+    tree: Filter, sample: list[dict[str, Any]]
+) -> None:
+    normal = normalize(tree)
+    for row in sample:
+        assert evaluate(normal, row, REGISTRY) is evaluate(tree, row, REGISTRY)

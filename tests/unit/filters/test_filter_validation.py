@@ -8,7 +8,7 @@ import pytest
 from filter_strategies import REGISTRY
 
 from shared.errors import FilterError, InvalidArgument
-from shared.filters import FieldRegistry, Leaf, Scope, load, to_json, to_text
+from shared.filters import And, FieldRegistry, Leaf, Not, Op, Scope, load, parse, to_json, to_text
 
 CATALOG = FieldRegistry(Scope.CATALOG)
 
@@ -114,6 +114,28 @@ def test_single_child_and_or_are_normalised_away() -> None:
     inner = leaf("dataset", "eq", "a")
     assert load({"or": [{"and": [inner]}]}, REGISTRY) == Leaf.model_validate(inner)
     assert load({"not": {"and": [inner]}}, REGISTRY) == load('NOT dataset = "a"', REGISTRY)
+
+
+def test_nested_ands_and_ors_are_merged_by_load_but_kept_by_parse() -> None:
+    text = (
+        '(dataset = "a" AND (flagged = true AND TRUE)) AND (media.width > 1 OR (FALSE OR x EXISTS))'
+    )
+    assert to_text(parse(text)) == text
+    loaded = load(text.replace("x EXISTS", "createdAt EXISTS"), REGISTRY)
+    assert to_text(loaded) == (
+        'dataset = "a" AND flagged = true AND (media.width > 1 OR createdAt EXISTS)'
+    )
+
+
+def test_a_tree_built_in_code_is_held_to_the_limits_once_normalised() -> None:
+    user = load(
+        "dataset EXISTS AND " + "NOT " * 5 + "(flagged EXISTS OR createdAt EXISTS)", REGISTRY
+    )
+    assert isinstance(user, And)  # 8 levels deep
+    scope = Leaf(field="dataset", op=Op.EQ, value="a")
+    assert load(And(and_=[scope, user]), REGISTRY) == And(and_=[scope, *user.and_])
+    with pytest.raises(FilterError, match="at most 8 levels"):
+        load(And(and_=[scope, Not(not_=user)]), REGISTRY)
 
 
 def test_to_json_is_the_canonical_tree() -> None:
