@@ -24,9 +24,6 @@ from shared.store import queries
 
 Document = dict[str, Any]
 
-# The planner names operators as Firestore's documentation does; the Python client spells
-# the array ones with underscores.
-_CLIENT_OPS = {"array-contains": "array_contains", "array-contains-any": "array_contains_any"}
 # The first query of a page with a residual asks for this many times the rows still wanted.
 _FIRST_OVERREAD = 2
 _MIN_MATCH_RATE = 0.02
@@ -64,7 +61,7 @@ def filtered_page(
     key = query_key("rows", scope_key, to_text(tree), str(ordering))
     after = page_tokens.decode(page_token, key) if page_token else None
     planned = plan(tree, registry, None if ordering.by_id else ordering.field)
-    constraints = [(c.path, _CLIENT_OPS.get(c.op, c.op), c.value) for c in planned.constraints]
+    constraints = [(c.path, c.client_op, c.value) for c in planned.constraints]
     matches: Callable[[Mapping[str, Any]], bool] | None = (
         compile_filter(planned.residual, registry) if planned.residual is not None else None
     )

@@ -3,7 +3,8 @@
 Sorting a slice's rows by a field F needs the composite index (sliceIds CONTAINS, F) that
 Terraform declares for each field listed here, in both directions; nothing else is sortable.
 These fields are always present on a row document (media fields as null when unknown), so a
-sort never drops a row. ``id`` sorts by the document id, which needs no index at all.
+sort never drops a row. ``id`` ascending sorts by the document id, which needs no index;
+``id desc`` sorts by the ``id`` field, like any other field.
 """
 
 from __future__ import annotations
@@ -81,8 +82,12 @@ def parse_ordering(text: str | None, registry: FieldRegistry) -> Ordering:
             f"orderBy: {order.field!r:.80} is not a sort field; "
             f"sort by one of: {', '.join(allowed)}"
         )
-    path = ID_PATH if order.field == ID_FIELD else registry.lookup(order.field).document_path
-    return Ordering(order.field, path, order.direction == "desc")
+    descending = order.direction == "desc"
+    if order.field == ID_FIELD and not descending:
+        return BY_ID
+    # Descending by id sorts on the row's ``id`` field (equal to its document id): Firestore
+    # cannot scan document ids backwards without a filter, but any field both ways.
+    return Ordering(order.field, registry.lookup(order.field).document_path, descending)
 
 
 def canonical_order_by(text: str | None, registry: FieldRegistry) -> str | None:
