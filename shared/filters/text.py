@@ -277,7 +277,8 @@ def _text(node: Filter, parent: Filter | None) -> str:
 
 def _leaf_text(leaf: Leaf) -> str:
     field = leaf.field
-    if not FIELD_PATTERN.fullmatch(field) or field.lower() in KEYWORDS:
+    # A keyword first segment would lex as the keyword ("true.x"); later segments are safe.
+    if not FIELD_PATTERN.fullmatch(field) or field.split(".")[0].lower() in KEYWORDS:
         raise FilterError(f"field name {field!r} cannot be written as filter text")
     op = leaf.op
     values = leaf.values or []

@@ -166,6 +166,17 @@ def test_one_child_and_is_printed_as_its_child_and_load_normalises_it() -> None:
     assert load({"and": [{"field": "dataset", "op": "eq", "value": "a"}]}, REGISTRY) == child
 
 
+@pytest.mark.parametrize("field", ["true", "not.x", "a b", "1x", "x.", ""])
+def test_unprintable_field_names_are_refused(field: str) -> None:
+    with pytest.raises(FilterError, match="cannot be written as filter text"):
+        to_text(Leaf(field=field, op=Op.EXISTS))
+
+
+def test_keyword_like_segments_after_the_first_are_fine() -> None:
+    for field in ("metadata.and", "metadata.true", "android", "notes", "in_x"):
+        assert parse(to_text(leaf(field, Op.EXISTS))) == leaf(field, Op.EXISTS)
+
+
 def _typed(tree: object) -> str:
     # pydantic's == says 1 == 1.0 == True; JSON tells them apart.
     return json.dumps(to_json(tree), sort_keys=True)  # type: ignore[arg-type]
