@@ -49,3 +49,4 @@ clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .run .pytest_cache .mypy_cache .ruff_cache .hypothesis dist
 
 include terraform/make.mk
+include local/make.mk
