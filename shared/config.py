@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 
@@ -14,6 +14,12 @@ class Settings:
     api_token: str | None
     max_request_bytes: int
     webhook_allowed_hosts: tuple[str, ...]
+    # The actions function's sinks: where exports go, the topic "publish" sends to (a full
+    # topic id, projects/P/topics/T) and the key webhooks are signed with (kept out of repr so
+    # that logging the settings never prints it).
+    export_bucket: str | None = None
+    slice_actions_topic: str | None = None
+    webhook_signing_key: str | None = field(default=None, repr=False)
 
 
 @cache
@@ -26,4 +32,7 @@ def settings() -> Settings:
         api_token=os.environ.get("API_TOKEN") or None,
         max_request_bytes=int(os.environ.get("MAX_REQUEST_BYTES", str(1024 * 1024))),
         webhook_allowed_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip()),
+        export_bucket=os.environ.get("EXPORT_BUCKET") or None,
+        slice_actions_topic=os.environ.get("SLICE_ACTIONS_TOPIC") or None,
+        webhook_signing_key=os.environ.get("WEBHOOK_SIGNING_KEY") or None,
     )
