@@ -11,7 +11,7 @@ rows is recomputed, so a row is never missed by a slice saved while it was being
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -38,6 +38,20 @@ KEEP: Final = _Keep()
 
 Document = dict[str, Any]
 Decide = Callable[[str, Document | None], Document | _Keep | None]
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One row a mutation writes: its document before and after (None: absent, deleted)."""
+
+    row_id: str
+    before: Document | None
+    after: Document | None
+
+
+# Extra documents to merge into the same commit as the rows (e.g. a model run's totals, kept
+# by Increment deltas): ``also(changes) -> {reference: fields merged with set(merge=True)}``.
+Also = Callable[[Sequence[RowChange]], Mapping[firestore.DocumentReference, Document]]
 
 _CONFLICTS = (gexc.FailedPrecondition, gexc.Aborted, gexc.Conflict)
 _UNAVAILABLE = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError)
@@ -70,18 +84,20 @@ def _put(
     batch.update(snapshot.reference, update, option=_precondition(snapshot))
 
 
-def mutate_rows(
+def mutate_rows(  # noqa: PLR0912 (one read-decide-commit round, retried)
     scope_key: str,
     ids: Sequence[str],
     decide: Decide,
     *,
     now: datetime | None = None,
+    also: Also | None = None,
 ) -> MutationResult:
     """Read-modify-write up to 500 rows of a scope, atomically, with membership set.
 
     ``decide(row_id, current_document_or_None)`` returns the new document (without membership
     fields), ``None`` to delete, or :data:`KEEP`. It must be a pure function of its arguments:
-    on a conflict it is called again with the fresh document.
+    on a conflict it is called again with the fresh document. ``also`` adds writes to the same
+    commit from the changes decided (its writes count against the 500 of one commit).
     """
     if len(ids) > MAX_BATCH_WRITES:
         raise ValueError(f"at most {MAX_BATCH_WRITES} rows per mutation")
@@ -94,6 +110,7 @@ def mutate_rows(
             slice_set = slice_sets.current(scope_key)
             moment = now or datetime.now(UTC)
             batch = db().batch()
+            changes: list[RowChange] = []
             for snapshot in _get_all(refs):
                 current = snapshot.to_dict() if snapshot.exists else None
                 new = decide(snapshot.id, current)
@@ -103,6 +120,7 @@ def mutate_rows(
                     if snapshot.exists:
                         batch.delete(snapshot.reference, option=_precondition(snapshot))
                         result.deleted.append(snapshot.id)
+                        changes.append(RowChange(snapshot.id, current, None))
                     else:
                         result.unchanged += 1
                 else:
@@ -113,6 +131,13 @@ def mutate_rows(
                     set_membership(new, slice_set.match(new), moment)
                     _put(batch, snapshot, new)
                     result.written.append(snapshot.id)
+                    changes.append(RowChange(snapshot.id, current, new))
+            if also is not None and changes:
+                extra = also(changes)
+                if len(changes) + len(extra) > MAX_BATCH_WRITES:
+                    raise ValueError(f"at most {MAX_BATCH_WRITES} writes per mutation")
+                for ref, fields in extra.items():
+                    batch.set(ref, fields, merge=True)
             if result.written or result.deleted:
                 batch.commit()
         except _CONFLICTS as conflict:
