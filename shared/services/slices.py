@@ -68,6 +68,30 @@ def create_slice(body: SliceCreate, *, build_seconds: float | None = None) -> Sl
     )
 
 
+def create_auto_slice(
+    key: str,
+    *,
+    auto: str,
+    name: str,
+    description: str,
+    filter_value: dict[str, Any],
+    order_by: str,
+    build_seconds: float | None = None,
+) -> Slice:
+    """A generated slice of a model run (``auto`` says which kind): a slice like any other,
+    created in one transaction with its kind, so that a generator finds it by ``auto``."""
+    _require_scope(key)
+    return _create(
+        key,
+        name=name,
+        description=description,
+        filter_value=filter_value,
+        order_by=order_by,
+        build_seconds=build_seconds,
+        auto=auto,
+    )
+
+
 def save_as(
     slice_id: str, body: SliceSaveAs, *, etag: str | None, build_seconds: float | None = None
 ) -> Slice:
@@ -96,6 +120,7 @@ def _create(
     filter_value: str | dict[str, Any],
     order_by: str | None,
     build_seconds: float | None,
+    auto: str | None = None,
 ) -> Slice:
     registry = registry_for(key)
     tree_json, text = both_forms(load_filter(filter_value, registry))
@@ -109,7 +134,7 @@ def _create(
         "filter": tree_json,
         "filterText": text,
         "orderBy": _order_by(order_by, registry),
-        "auto": None,
+        "auto": auto,
         "status": "building",
         "progress": {"shardsDone": 0, "shardsTotal": len(slice_store.SHARD_PREFIXES)},
         "etag": slice_store.new_etag(""),
