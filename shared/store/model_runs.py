@@ -1,0 +1,246 @@
+"""Model-run documents, their recompute shards, and the lookups that tie runs to data rows.
+
+``modelRuns/<id>`` holds the run (name, model, classes, thresholds, ``metricsVersion``, status)
+and its totals (kept by ``shared.model_runs.totals``). Its rows live in ``modelRuns/<id>/rows``
+(written only through ``rows.mutate_rows``). A threshold change bumps ``metricsVersion`` and
+resets ``modelRuns/<id>/recomputeShards/<hex>`` in one transaction; each shard's cursor then
+advances in transactions that check the version, so a recompute of older thresholds can never
+move a newer one's cursor. ``cocoDatasets/<dataset>`` (categories) and its ``images/<imageId>``
+(global keys) remember a COCO ground truth, so that a COCO results file, which names images and
+categories only by number, can be imported against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from google.cloud import firestore
+
+from shared.errors import NotFound
+from shared.store import transient
+from shared.store.client import MAX_BATCH_WRITES, MODEL_RUN_ROWS, MODEL_RUNS, db
+from shared.store.scopes import MODEL_RUN_PREFIX
+
+Document = dict[str, Any]
+
+RECOMPUTE_SHARDS = "recomputeShards"
+COCO_DATASETS = "cocoDatasets"
+COCO_IMAGES = "images"
+# Row ids are uniform hex digests: their first hex digit splits a run into 16 even shards.
+SHARD_PREFIXES: tuple[str, ...] = tuple("0123456789abcdef")
+# Firestore's bound on the values of one 'in' filter.
+MAX_IN_VALUES = 30
+
+COMPUTING = "computing"
+READY = "ready"
+
+
+class RecomputeSuperseded(Exception):
+    """The thresholds changed again (or the run is gone): this recompute is over."""
+
+
+def run_ref(run_id: str) -> firestore.DocumentReference:
+    return db().collection(MODEL_RUNS).document(run_id)
+
+
+def scope_key(run_id: str) -> str:
+    return f"{MODEL_RUN_PREFIX}{run_id}"
+
+
+def create_run(doc: Document) -> None:
+    run_ref(doc["id"]).create(doc)
+
+
+def get_run(run_id: str) -> Document:
+    snapshot = transient.get(run_ref(run_id), "read model run")
+    if not snapshot.exists:
+        raise NotFound(f"model run {run_id!r} does not exist")
+    return snapshot.to_dict() or {}
+
+
+def find_run(run_id: str) -> Document | None:
+    snapshot = transient.get(run_ref(run_id), "read model run")
+    return (snapshot.to_dict() or {}) if snapshot.exists else None
+
+
+def list_runs(*, limit: int, after: tuple[datetime, str] | None = None) -> list[Document]:
+    """Runs newest first; index: the automatic one on ``createdAt`` (descending)."""
+    query = (
+        db()
+        .collection(MODEL_RUNS)
+        .order_by("createdAt", direction=firestore.Query.DESCENDING)
+        .order_by("__name__", direction=firestore.Query.DESCENDING)
+    )
+    if after is not None:
+        query = query.start_after({"createdAt": after[0], "__name__": run_ref(after[1])})
+    return [s.to_dict() or {} for s in query.limit(limit).stream()]
+
+
+def _shard_refs(run_id: str) -> list[firestore.DocumentReference]:
+    shards = run_ref(run_id).collection(RECOMPUTE_SHARDS)
+    return [shards.document(prefix) for prefix in SHARD_PREFIXES]
+
+
+def update_run(run_id: str, changes: Mapping[str, Any], *, rescore: bool) -> Document:
+    """Apply ``changes``; with ``rescore``, bump ``metricsVersion``, mark the run computing and
+    reset the recompute shards, all in one transaction. The updated document."""
+
+    @firestore.transactional  # type: ignore[untyped-decorator]
+    def apply(transaction: firestore.Transaction) -> Document:
+        snapshot = run_ref(run_id).get(transaction=transaction)
+        if not snapshot.exists:
+            raise NotFound(f"model run {run_id!r} does not exist")
+        current = snapshot.to_dict() or {}
+        fields = dict(changes)
+        if rescore:
+            version = int(current.get("metricsVersion") or 0) + 1
+            fields |= {
+                "metricsVersion": version,
+                "status": COMPUTING,
+                "recompute": {"version": version, "shardsDone": 0,
+                              "shardsTotal": len(SHARD_PREFIXES), "rowsScanned": 0},
+            }  # fmt: skip
+            for ref in _shard_refs(run_id):
+                transaction.set(ref, {"version": version, "cursor": None, "done": False})
+        transaction.update(snapshot.reference, fields)
+        return {**current, **fields}
+
+    result: Document = apply(db().transaction())
+    return result
+
+
+def recompute_shards(run_id: str) -> list[Document]:
+    return [{"prefix": s.id, **(s.to_dict() or {})} for s in db().get_all(_shard_refs(run_id))]
+
+
+def advance_recompute_shard(
+    run_id: str, *, version: int, shard: str, cursor: str, scanned: int
+) -> None:
+    """Move a shard's cursor past ``cursor`` if the run is still at ``version``."""
+    shard_ref = run_ref(run_id).collection(RECOMPUTE_SHARDS).document(shard)
+
+    @firestore.transactional  # type: ignore[untyped-decorator]
+    def apply(transaction: firestore.Transaction) -> None:
+        snapshot = run_ref(run_id).get(transaction=transaction)
+        if not snapshot.exists or snapshot.get("metricsVersion") != version:
+            raise RecomputeSuperseded(run_id)
+        transaction.update(shard_ref, {"cursor": cursor})
+        transaction.update(
+            snapshot.reference, {"recompute.rowsScanned": firestore.Increment(scanned)}
+        )
+
+    apply(db().transaction())
+
+
+def finish_recompute_shard(run_id: str, *, version: int, shard: str, now: datetime) -> bool:
+    """Mark a shard done; after the last one the run is ready. True when ready."""
+    shard_ref = run_ref(run_id).collection(RECOMPUTE_SHARDS).document(shard)
+
+    @firestore.transactional  # type: ignore[untyped-decorator]
+    def apply(transaction: firestore.Transaction) -> bool:
+        snapshot = run_ref(run_id).get(transaction=transaction)
+        if not snapshot.exists or snapshot.get("metricsVersion") != version:
+            raise RecomputeSuperseded(run_id)
+        states = {s.id: s.to_dict() or {} for s in transaction.get_all(_shard_refs(run_id))}
+        states[shard] = {**states.get(shard, {}), "done": True}
+        done = sum(1 for state in states.values() if state.get("done"))
+        ready = done == len(SHARD_PREFIXES)
+        transaction.update(shard_ref, {"done": True})
+        fields: Document = {"recompute.shardsDone": done}
+        if ready:
+            fields |= {"status": READY, "recompute.finishedAt": now}
+        transaction.update(snapshot.reference, fields)
+        return ready
+
+    result: bool = apply(db().transaction())
+    return result
+
+
+def computing_runs(*, limit: int = 20) -> list[Document]:
+    """Runs with an unfinished recompute; index: the automatic one on ``status``."""
+    query = (
+        db()
+        .collection(MODEL_RUNS)
+        .where(filter=firestore.FieldFilter("status", "==", COMPUTING))
+        .limit(limit)
+    )
+    return [s.to_dict() or {} for s in transient.stream(query, "list computing runs")]
+
+
+def runs_holding(row_ids: Sequence[str]) -> dict[str, list[str]]:
+    """For these data row ids, the model runs that have a row for them: {run id: [row ids]}.
+
+    Index: a collection-group single-field index on ``rows.id`` (terraform/firestore.tf).
+    """
+    found: dict[str, list[str]] = {}
+    unique = list(dict.fromkeys(row_ids))
+    for start in range(0, len(unique), MAX_IN_VALUES):
+        query = (
+            db()
+            .collection_group(MODEL_RUN_ROWS)
+            .where(filter=firestore.FieldFilter("id", "in", unique[start : start + MAX_IN_VALUES]))
+            .select(["id"])
+        )
+        for snapshot in transient.stream(query, "find model-run rows"):
+            run = snapshot.reference.parent.parent
+            if run is not None and run.parent.id == MODEL_RUNS:
+                found.setdefault(run.id, []).append(snapshot.id)
+    return found
+
+
+# ---- COCO ground truth ------------------------------------------------------------------
+
+
+def _coco_ref(dataset: str) -> firestore.DocumentReference:
+    return db().collection(COCO_DATASETS).document(dataset)
+
+
+def put_coco_categories(dataset: str, categories: Mapping[int, str], *, now: datetime) -> None:
+    """Merge a ground truth's categories ({id: name}) into the dataset's record."""
+    fields = {"categories": {str(k): v for k, v in categories.items()}, "updatedAt": now}
+    transient.call("write COCO categories", lambda: _coco_ref(dataset).set(fields, merge=True))
+
+
+def put_coco_images(dataset: str, images: Mapping[int, str]) -> None:
+    """Remember each image id's global key ({image id: global key})."""
+    items = list(images.items())
+    collection = _coco_ref(dataset).collection(COCO_IMAGES)
+    for start in range(0, len(items), MAX_BATCH_WRITES):
+        batch = db().batch()
+        for image_id, key in items[start : start + MAX_BATCH_WRITES]:
+            batch.set(collection.document(str(image_id)), {"globalKey": key})
+        transient.call("write COCO images", batch.commit)
+
+
+def coco_categories(dataset: str) -> dict[int, str]:
+    snapshot = transient.get(_coco_ref(dataset), "read COCO categories")
+    stored = (snapshot.to_dict() or {}).get("categories") or {}
+    return {int(k): str(v) for k, v in stored.items()}
+
+
+def coco_image_keys(dataset: str, image_ids: Iterable[int]) -> dict[int, str]:
+    """The global keys of these image ids, where known."""
+    collection = _coco_ref(dataset).collection(COCO_IMAGES)
+    ids = [str(i) for i in dict.fromkeys(image_ids)]
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), MAX_BATCH_WRITES):
+        refs = [collection.document(i) for i in ids[start : start + MAX_BATCH_WRITES]]
+        for snapshot in _get_all(refs, "read COCO images"):
+            if snapshot.exists:
+                found[int(snapshot.id)] = str(snapshot.get("globalKey"))
+    return found
+
+
+def coco_image_ids(dataset: str) -> list[int]:
+    """Every image id of the dataset's COCO ground truth, in id order."""
+    collection = _coco_ref(dataset).collection(COCO_IMAGES)
+    snapshots = transient.stream(collection.select([]), "list COCO images")
+    return sorted(int(snapshot.id) for snapshot in snapshots)
+
+
+def _get_all(
+    refs: Sequence[firestore.DocumentReference], what: str
+) -> list[firestore.DocumentSnapshot]:
+    return transient.call(what, lambda: list(db().get_all(refs)))
