@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from shared.errors import InvalidArgument
+from shared.model_runs.objects import is_coco_instances
 from shared.models import DATASET_ID_PATTERN
 
 EVENT_PREFIX = "google.cloud.storage.object.v1."
@@ -83,6 +84,7 @@ class Route(StrEnum):
     MEDIA = "media"
     MANIFEST = "manifest"
     PREDICTIONS = "predictions"
+    GROUND_TRUTH = "groundTruth"
     FOLDER = "folder"
     INVALID = "invalid"
 
@@ -99,15 +101,21 @@ _DATASET = re.compile(DATASET_ID_PATTERN)
 
 def route(name: str) -> Destination:  # noqa: PLR0911 (one answer per route)
     """Where an object name goes: ``<dataset>/<path>`` is media, ``imports/*.ndjson`` a manifest,
-    ``model-runs/...`` predictions; a name ending in '/' is a folder placeholder."""
+    ``model-runs/...`` predictions, ``imports/instances*.json`` COCO ground truth; a name ending
+    in '/' is a folder placeholder."""
     if name.endswith("/"):
         return Destination(Route.FOLDER)
     if name.startswith(PREDICTIONS_PREFIX):
         return Destination(Route.PREDICTIONS)
     if name.startswith(MANIFEST_PREFIX):
+        if is_coco_instances(name):
+            return Destination(Route.GROUND_TRUTH)
         if name.endswith(MANIFEST_SUFFIX) and len(name) > len(MANIFEST_PREFIX + MANIFEST_SUFFIX):
             return Destination(Route.MANIFEST)
-        return Destination(Route.INVALID, reason="objects under imports/ must be .ndjson manifests")
+        return Destination(
+            Route.INVALID,
+            reason="objects under imports/ must be .ndjson manifests or COCO instances*.json",
+        )
     dataset, slash, _ = name.partition("/")
     if not slash:
         return Destination(

@@ -60,6 +60,7 @@ CHUNK_ROW_BYTES = 4 * 1024 * 1024
 # A lease outlives its worker's deadline by this much before another worker may take over.
 LEASE_MARGIN = timedelta(seconds=60)
 BOM = b"\xef\xbb\xbf"
+KIND = "manifest"
 
 
 class _Blank:
@@ -274,7 +275,7 @@ def start(obj: StorageObject, *, deadline: float) -> Outcome:
     now = datetime.now(UTC)
     doc = {
         **imports.new_report(
-            obj.bucket, obj.name, obj.generation, kind="manifest", status=imports.RUNNING, now=now
+            obj.bucket, obj.name, obj.generation, kind=KIND, status=imports.RUNNING, now=now
         ),
         "sizeBytes": obj.size,
         **Progress().fields(),
@@ -342,7 +343,7 @@ def continue_imports(*, deadline: float, limit: int = 20) -> list[Outcome]:
     """Advance unfinished imports (their worker stopped at its deadline or died) until
     ``deadline``. The scheduled function calls this; each import resumes at its cursor."""
     outcomes = []
-    for report in imports.unfinished(limit=limit):
+    for report in imports.unfinished(limit=limit, kinds=[KIND]):
         outcomes.append(resume(report, deadline=deadline))
         if time.monotonic() >= deadline:
             break  # (so a call always advances the first import by a chunk at least)

@@ -11,9 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.ingest import manifests, predictions, uploads
+from shared.ingest import manifests, uploads
 from shared.ingest.events import EventKind, Route, StorageObject, parse_event, route
 from shared.ingest.outcome import Action, Outcome
+from shared.model_runs import imports as model_run_inputs
+from shared.model_runs import objects as model_run_objects
 from shared.store import imports
 
 
@@ -29,8 +31,10 @@ def handle_storage_event(event_type: str, data: Any, *, deadline: float) -> Outc
         return uploads.on_deleted(obj, now)
     if destination.route is Route.MANIFEST:
         return _manifest(obj, finalized=finalized, deadline=deadline)
-    if destination.route is Route.PREDICTIONS and finalized:
-        return predictions.not_supported_yet(obj, now)
+    if destination.route in (Route.PREDICTIONS, Route.GROUND_TRUTH) and finalized:
+        # Prediction files, COCO results and COCO ground truth (deleting one changes nothing).
+        target = model_run_objects.target(obj.name)
+        return model_run_inputs.start(obj, target, deadline=deadline)
     if destination.route is Route.INVALID and finalized:
         return _reject(obj, destination.reason or "unsupported object", now)
     return Outcome(Action.IGNORED, obj.uri, obj.generation, detail=str(destination.route))
@@ -53,5 +57,7 @@ def _reject(obj: StorageObject, reason: str, now: datetime) -> Outcome:
 
 
 def continue_imports(*, deadline: float) -> list[Outcome]:
-    """Resume manifest imports that stopped at a deadline or lost their worker (scheduled)."""
-    return manifests.continue_imports(deadline=deadline)
+    """Resume imports (manifests, then model-run inputs) that stopped at a deadline or lost
+    their worker (scheduled)."""
+    outcomes = manifests.continue_imports(deadline=deadline)
+    return outcomes + model_run_inputs.continue_imports(deadline=deadline)

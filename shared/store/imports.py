@@ -10,7 +10,7 @@ conditional on the cursor it started from, so two workers never both count a chu
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -120,14 +120,15 @@ def save_progress(
         raise LeaseLost(report) from conflict
 
 
-def unfinished(*, limit: int = 50) -> list[Document]:
-    """Running imports (index: the automatic one on ``status``)."""
+def unfinished(*, limit: int = 50, kinds: Sequence[str] | None = None) -> list[Document]:
+    """Running imports, of these kinds if given (indexes: the automatic ones on ``status``
+    and ``kind``, merged)."""
     query = (
-        db()
-        .collection(IMPORT_REPORTS)
-        .where(filter=firestore.FieldFilter("status", "==", RUNNING))
-        .limit(limit)
+        db().collection(IMPORT_REPORTS).where(filter=firestore.FieldFilter("status", "==", RUNNING))
     )
+    if kinds is not None:
+        query = query.where(filter=firestore.FieldFilter("kind", "in", list(kinds)))
+    query = query.limit(limit)
     return [s.to_dict() or {} for s in transient.stream(query, "list running imports")]
 
 

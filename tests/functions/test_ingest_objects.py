@@ -142,7 +142,7 @@ def test_an_invalid_metadata_value_is_reported_and_the_row_lands_without_it(
         ("loose.png", "media objects go under a dataset folder: <dataset>/<path>"),
         ("-bad/x.png", "'-bad' is not a dataset id"),
         ("imports/readme.txt", "objects under imports/ must be .ndjson manifests"),
-        ("model-runs/run1/preds.ndjson", "importing predictions is not supported yet"),
+        ("model-runs/run1/preds.ndjson", "model run 'run1' does not exist"),
     ],
 )
 def test_objects_that_fit_no_route_get_a_failed_report_and_are_acknowledged(
