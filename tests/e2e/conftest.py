@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from google.cloud import storage
 
 from local import ports
 from local.bridge import Journal
+from local.demo_client import Api, landing_bucket
 from local.emulators import die_with_parent, free_port
 from local.run_dir import RunDir
 from local.stack import REPO, down
@@ -104,3 +106,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             process.kill()
             process.wait(10)
         down(layout)  # anything left over, by recorded PID
+
+
+@pytest.fixture(scope="session")
+def bucket(stack: RunningStack) -> storage.Bucket:
+    """The stack's landing bucket, through the google-cloud-storage client."""
+    return landing_bucket(stack.env)
+
+
+@pytest.fixture(scope="session")
+def api(stack: RunningStack) -> Api:
+    """A JSON client of the stack's API (plain HTTP)."""
+    return Api(stack.api)

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from local.bridge import replay
@@ -104,16 +103,6 @@ def delivered(
         return None
 
     return probe
-
-
-@pytest.fixture(scope="module")
-def bucket(stack: RunningStack) -> storage.Bucket:
-    client = storage.Client(
-        project=PROJECT,
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options={"api_endpoint": stack.env["STORAGE_EMULATOR_HOST"]},
-    )
-    return client.bucket(stack.bucket)
 
 
 @pytest.fixture
