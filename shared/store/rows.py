@@ -23,7 +23,7 @@ from shared.documents import MEMBERSHIP_FIELDS, set_membership
 from shared.errors import TransientError
 from shared.store import slice_sets
 from shared.store.client import MAX_BATCH_WRITES, db
-from shared.store.scopes import rows_collection
+from shared.store.scopes import CATALOG, rows_collection
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +147,18 @@ def mutate_rows(  # noqa: PLR0912 (one read-decide-commit round, retried)
             raise TransientError(f"Firestore unavailable: {unavailable}") from unavailable
         if result.written:
             refresh_membership_until_stable(scope_key, result.written, slice_set.version)
+        if scope_key == CATALOG:
+            _follow_data_rows(refs)
         return result
     raise TransientError(f"rows kept changing under {MAX_ATTEMPTS} attempts to write them")
+
+
+def _follow_data_rows(refs: Sequence[firestore.DocumentReference]) -> None:
+    """Model-run rows copy their data rows: bring them along. Every id is synced, written or
+    not, so that a sync cut short by a crash is repaired when the write is repeated."""
+    from shared.model_runs.sync import sync_model_run_rows  # noqa: PLC0415 (a higher layer)
+
+    sync_model_run_rows([ref.id for ref in refs])
 
 
 def refresh_membership_until_stable(scope_key: str, ids: Sequence[str], version: int) -> None:
