@@ -120,7 +120,7 @@ def parse_instances(data: bytes) -> GroundTruth:
     if not isinstance(value, dict) or not isinstance(value.get("images"), list):
         raise CocoError("a COCO instances file is an object with 'images', 'annotations' and "
                         "'categories'")  # fmt: skip
-    truth = GroundTruth(images=[], categories=parse_categories(value.get("categories") or []))
+    truth = GroundTruth(images=[], categories=parse_categories(value.get("categories", [])))
     by_id: dict[int, CocoImage] = {}
     for index, entry in enumerate(value["images"], 1):
         image_id = _int(entry.get("id")) if isinstance(entry, dict) else None
@@ -134,7 +134,7 @@ def parse_instances(data: bytes) -> GroundTruth:
         width, height = _int(entry.get("width")), _int(entry.get("height"))
         by_id[image_id] = CocoImage(image_id, file_name, width, height)
         truth.images.append(by_id[image_id])
-    _add_labels(value.get("annotations") or [], by_id, truth)
+    _add_labels(value.get("annotations", []), by_id, truth)
     return truth
 
 
