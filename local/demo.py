@@ -7,9 +7,10 @@ Firestore -> API. Steps, each idempotent:
 
 1. declare the metadata fields (PATCH /v1/metadataSchema) and create the example catalog
    slices, before any data, so that rows flow into the slices as they land;
-2. upload the images with their metadata, and the label manifests (``imports/*.ndjson``);
-   an object already in the bucket with the same bytes and metadata is not uploaded again;
-3. wait until every row shows the uploaded generation and its labels;
+2. upload the images with their metadata and wait until every row shows the uploaded
+   generation; then the label manifests (``imports/*.ndjson``) and wait for the labels (an
+   object already in the bucket with the same bytes and metadata is not uploaded again);
+3. meanwhile, train the digits classifier (out-of-fold predictions);
 4. create the model runs (by name, if missing), upload their predictions
    (``model-runs/<runId>/predictions.ndjson``) and wait for the nine generated slices;
 5. create the example slices of the model runs, and print a summary.
@@ -28,6 +29,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -157,9 +159,10 @@ def ensure_slices(
         current = existing.get(spec.name.casefold())
         if current is None:
             try:
-                current = api.post("/v1/slices", spec.body(scope))
+                # Retried on 5xx: a failed try that did create the slice makes the next a 409.
+                current = api.retrying(partial(api.post, "/v1/slices", spec.body(scope)))
             except ApiError as error:
-                if error.status != 409:  # created meanwhile by another load
+                if error.status != 409:  # created by a try that failed, or by another load
                     raise
                 current = next(
                     s for s in api.list_all("/v1/slices", "slices", scope=scope_key)
@@ -209,10 +212,10 @@ def predictions_upload(demo: DemoSet, bucket: str, run_id: str) -> Upload:
 
 @dataclass(frozen=True)
 class Expected:
-    """What a landed row must show: the image's generation and its number of labels."""
+    """What a landed row must show: the image's generation, then its number of labels."""
 
     generation: int
-    labels: int
+    labels: int | None = None  # None: not checked (the manifest is not uploaded yet)
 
 
 def _row_landed(api: Api, rid: str, expected: Expected) -> bool:
@@ -222,9 +225,9 @@ def _row_landed(api: Api, rid: str, expected: Expected) -> bool:
         if error.status == 404:
             return False
         raise
-    return str(row.get("generation")) == str(expected.generation) and (
-        len(row.get("labels") or []) == expected.labels
-    )
+    if str(row.get("generation")) != str(expected.generation):
+        return False
+    return expected.labels is None or len(row.get("labels") or []) == expected.labels
 
 
 def wait_for_rows(
@@ -253,7 +256,7 @@ def _build_until_ready(
     for found in slices:
         current = found
         while current.get("status") != "ready" and time.monotonic() < deadline:
-            current = api.post(f"/v1/slices/{current['id']}:build", None)
+            current = api.retrying(partial(api.post, f"/v1/slices/{current['id']}:build", None))
         result.append(api.get(f"/v1/slices/{current['id']}"))
     return result
 
@@ -311,32 +314,63 @@ def top_rows(api: Api, slice_id: str, count: int = 3) -> list[dict[str, Any]]:
 
 
 @dataclass
-class Uploader:
-    """Uploads each set's images and manifest, counting on the progress line."""
+class Catalog:
+    """Lands the sets in the catalog: images first, then, once their rows are there, the label
+    manifests. (A manifest's rows are written in chunks of up to 500 in one commit, which
+    fails whenever one of its rows changes meanwhile: landing it while the same rows' images
+    are still arriving only makes it retry.)"""
 
+    api: Api
     bucket: Any  # google.cloud.storage.Bucket
     result: DemoResult
     line: Progress
+    timeout: float
     sent: int = 0
 
     def _count(self, n: int) -> None:
         self.sent += n
         self.line.show(f"demo: uploading... {self.sent:,} objects")
 
-    def put(self, demo_set: DemoSet) -> dict[str, Expected]:
-        """Upload a set (what is not there yet); what each of its rows must come to show."""
-        self.result.sets.append(demo_set)
-        # The manifest first: its rows (with labels) land at once, then each image completes one.
-        batch = [manifest_upload(demo_set, self.bucket.name), *image_uploads(demo_set)]
-        generations, uploaded = sync(self.bucket, batch, on_upload=self._count)
+    def _put(self, uploads: list[Upload]) -> dict[str, int]:
+        generations, uploaded = sync(self.bucket, uploads, on_upload=self._count)
         self.result.uploaded += uploaded
-        self.result.objects += len(batch)
-        return {
-            row_id(demo_set.global_key(self.bucket.name, image)): Expected(
-                generations[image.name], len(image.labels)
+        self.result.objects += len(uploads)
+        return generations
+
+    def _wait(self, expected: Mapping[str, Expected], what: str) -> bool:
+        total = len(expected)
+
+        def landed(count: int) -> None:
+            self.line.show(f"demo: {count:,}/{total:,} {what}")
+
+        missing = wait_for_rows(self.api, expected, landed, self.timeout)
+        self.line.show(f"demo: {total - len(missing):,}/{total:,} {what}", final=True)
+        if missing:
+            self.result.complete = False
+            self.result.problems.append(
+                f"{len(missing)} rows not {what} after {self.timeout:.0f} s (e.g. GET "
+                f"/v1/dataRows/{missing[0]}); see .run/logs/ingest.log and bridge.log"
             )
-            for image in demo_set.images
+        return not missing
+
+    def land(self, sets: Sequence[DemoSet]) -> None:
+        self.result.sets = list(sets)
+        name = self.bucket.name
+        generations = self._put([u for s in sets for u in image_uploads(s)])
+        expected = {
+            row_id(s.global_key(name, image)): Expected(generations[image.name])
+            for s in sets
+            for image in s.images
         }
+        if not self._wait(expected, "images landed"):
+            return
+        self._put([manifest_upload(s, name) for s in sets])
+        labelled = {
+            row_id(s.global_key(name, image)): Expected(generations[image.name], len(image.labels))
+            for s in sets
+            for image in s.images
+        }
+        self._wait(labelled, "rows labelled")
 
 
 def load(
@@ -363,36 +397,23 @@ def load(
     result = DemoResult(api=api.base, bucket=bucket.name, sets=[])
     line.show("demo: generating the data...")
 
-    # The classifier trains while the scenes are generated and uploaded.
-    generator = ThreadPoolExecutor(1, thread_name_prefix="demo-data")
+    # The classifier trains in the background while the images land; its predictions are
+    # needed only once they have.
+    trainer = ThreadPoolExecutor(1, thread_name_prefix="demo-classifier")
     try:
-        digits_future = generator.submit(demo_data.digits, digits)
+        predicted = trainer.submit(demo_data.digits, digits)
         shape_set = demo_data.shapes(shapes)
+        digit_set = demo_data.digits(digits, predictions=False)
         api.wait_ready()
         api.patch("/v1/metadataSchema", {"fields": demo_data.SCHEMA})
         result.catalog_slices = ensure_slices(api, {"catalog": {}}, CATALOG_SLICES)
-        uploader = Uploader(bucket, result, line)
-        expected = uploader.put(shape_set)
-        expected |= uploader.put(digits_future.result())
-    finally:
-        generator.shutdown(wait=False, cancel_futures=True)
-
-    total = len(expected)
-    missing = wait_for_rows(
-        api, expected,
-        lambda n: line.show(f"demo: {n:,}/{total:,} rows landed with their labels"), timeout,
-    )  # fmt: skip
-    line.show(f"demo: {total - len(missing):,}/{total:,} rows landed with their labels", final=True)
-    if missing:
-        result.complete = False
-        result.problems.append(
-            f"{len(missing)} rows had not landed after {timeout:.0f} s "
-            f"(e.g. GET /v1/dataRows/{missing[0]}); see the ingest and bridge logs"
+        Catalog(api, bucket, result, line, timeout).land([shape_set, digit_set])
+        result.catalog_slices = _build_until_ready(
+            api, result.catalog_slices, time.monotonic() + timeout
         )
-    result.catalog_slices = _build_until_ready(
-        api, result.catalog_slices, time.monotonic() + timeout
-    )
-
+        result.sets = [shape_set, predicted.result()]
+    finally:
+        trainer.shutdown(wait=False, cancel_futures=True)
     result.runs_unavailable = model_runs_available(api)
     if result.runs_unavailable is None and result.complete:
         load_runs(api, bucket, result, line, timeout)

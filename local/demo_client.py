@@ -74,7 +74,22 @@ class Api:
             raise ApiError(method, path, error.code, answer) from None
 
     def get(self, path: str, **query: str | int) -> Any:
-        return self.request("GET", path, query=query)
+        return self.retrying(lambda: self.request("GET", path, query=query))
+
+    @staticmethod
+    def retrying(call: Callable[[], Any], attempts: int = 5) -> Any:
+        """``call()``, again after a pause when the API answers 5xx or does not answer (a
+        request that failed that way may be repeated: the demo only makes such requests)."""
+        for attempt in range(attempts):
+            try:
+                return call()
+            except (ApiError, OSError) as error:
+                if isinstance(error, ApiError) and error.status < 500:
+                    raise
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def post(self, path: str, body: Any) -> Any:
         return self.request("POST", path, body)

@@ -54,9 +54,7 @@ def test_digits_are_deterministic_with_a_few_flipped_labels() -> None:
     assert [(i.name, i.png, i.labels, i.predictions, i.metadata) for i in first.images] == [
         (i.name, i.png, i.labels, i.predictions, i.metadata) for i in again.images
     ]
-    from sklearn.datasets import load_digits  # noqa: PLC0415
-
-    truth = load_digits().target[:200]
+    truth = demo_data.bundled_digits()[1][:200]
     wrong = {
         image.name
         for image, digit in zip(first.images, truth, strict=True)
@@ -70,6 +68,24 @@ def test_digits_are_deterministic_with_a_few_flipped_labels() -> None:
         assert prediction["name"] in demo_data.DIGIT_CLASSES
         assert 0 < prediction["confidence"] <= 1
         assert image.metadata["split"] in demo_data.DIGITS_SCHEMA["split"]["values"]
+
+
+def test_the_bundled_digits_are_read_as_scikit_learn_reads_them() -> None:
+    from sklearn.datasets import load_digits  # noqa: PLC0415
+
+    pixels, target = demo_data.bundled_digits()
+    expected = load_digits()
+    assert np.array_equal(pixels, expected.data)
+    assert np.array_equal(target, expected.target)
+
+
+def test_digits_without_predictions_are_the_same_images_and_labels() -> None:
+    quick, full = demo_data.digits(50, predictions=False), demo_data.digits(50)
+    assert [(i.name, i.png, i.labels, i.metadata) for i in quick.images] == [
+        (i.name, i.png, i.labels, i.metadata) for i in full.images
+    ]
+    assert quick.flipped == full.flipped
+    assert all(not i.predictions for i in quick.images)
 
 
 def test_digit_predictions_are_out_of_fold_and_mostly_right() -> None:
