@@ -9,8 +9,8 @@ Ordering and redelivery are settled by the object's generation record (``store.o
   wrote, remove the row now (the delete may have run before our write landed).
 - deleted/archived(g): if a newer generation is live, this is the old half of an overwrite and
   the row stays (its finalized event writes it; model-run rows are kept). Otherwise claim the
-  delete on the record, remove the row unless it is of a later generation, and when the row
-  is gone remove its model-run rows too.
+  delete on the record and remove the row unless it is of a later generation (``mutate_rows``
+  removes its model-run rows with it).
 
 Every step is idempotent, so a repeated event leaves the same state, whatever the order.
 """
@@ -117,10 +117,9 @@ def on_deleted(obj: StorageObject, now: datetime) -> Outcome:
 
 
 def remove_row(rid: str, generation: int) -> bool:
-    """Remove the catalog row (unless of a later generation) and then its model-run rows."""
+    """Remove the catalog row unless it is of a later generation; True if it was removed.
+
+    ``mutate_rows`` brings the row's model-run rows along (they are deleted with it).
+    """
     result = row_store.mutate_rows(CATALOG, [rid], merge.object_delete(generation))
-    if not result.deleted and row_store.get_row(CATALOG, rid) is not None:
-        return False  # a later generation's row: it stays, with its model-run rows
-    for scope in objects.model_run_scopes(rid):
-        row_store.mutate_rows(scope, [rid], lambda _id, _current: None)
     return bool(result.deleted)

@@ -13,7 +13,6 @@ and in any order; the record turns each into one of three answers (:func:`decide
 
 Records are written with create-if-absent or update-time preconditions (optimistic, no
 transaction locks), so two events racing on one object serialize on the record.
-:func:`model_run_scopes` finds the model-run rows of a data row, which a delete removes too.
 """
 
 from __future__ import annotations
@@ -29,8 +28,7 @@ from google.cloud import firestore
 
 from shared.errors import TransientError
 from shared.store import transient
-from shared.store.client import MODEL_RUN_ROWS, MODEL_RUNS, OBJECTS, db
-from shared.store.scopes import MODEL_RUN_PREFIX
+from shared.store.client import OBJECTS, db
 
 MAX_CLAIM_ATTEMPTS = 8
 _LOST_RACE: tuple[type[BaseException], ...] = (gexc.AlreadyExists, *transient.CONFLICTS)
@@ -114,21 +112,3 @@ def claim(
             continue  # another event on this object won the race: decide again on its record
         return Claim.APPLY
     raise TransientError(f"the record of gs://{bucket}/{name} kept changing")
-
-
-def model_run_scopes(row_id: str) -> list[str]:
-    """The scope keys of the model runs that hold a row for this data row.
-
-    Index: a collection-group single-field index on ``rows.id`` (terraform/firestore.tf).
-    """
-    query = (
-        db()
-        .collection_group(MODEL_RUN_ROWS)
-        .where(filter=firestore.FieldFilter("id", "==", row_id))
-    )
-    scopes = []
-    for snapshot in transient.stream(query, "find model-run rows"):
-        run = snapshot.reference.parent.parent
-        if run is not None and run.parent.id == MODEL_RUNS:
-            scopes.append(f"{MODEL_RUN_PREFIX}{run.id}")
-    return sorted(set(scopes))

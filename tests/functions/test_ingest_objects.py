@@ -16,9 +16,12 @@ from google.cloud.firestore import FieldFilter
 from shared.errors import TransientError
 from shared.ids import row_id
 from shared.metadata import MetadataField, MetadataKind
-from shared.models import SliceCreate
+from shared.model_runs import writes
+from shared.models import ModelRunCreate, Prediction, SliceCreate
+from shared.services import model_runs as run_service
 from shared.services import slices as slice_service
 from shared.store import datasets, imports, slice_sets
+from shared.store import model_runs as run_store
 from shared.store import rows as row_store
 from shared.store.client import db
 from shared.store.schema import add_fields, load_schema
@@ -183,17 +186,16 @@ def test_a_delete_removes_the_row_its_model_run_rows_and_so_its_slice_membership
     assert row is not None
     assert row["sliceIds"] == [images]
     rid = row["id"]
-    run_rows = db().collection("modelRuns").document("run1").collection("rows")
-    run_rows.document(rid).set({**row, "predictions": [], "split": "train"})
-    other = db().collection("modelRuns").document("run1").collection("rows").document("other")
-    other.set({"id": "other", "globalKey": "gs://elsewhere/x"})
+    run = run_service.create_run(ModelRunCreate(name="run", model="m", classes=["car"])).id
+    writes.put_predictions(run, {rid: writes.NewPredictions([Prediction(name="car")], None)})
+    run_rows = row_store.rows_collection(run_store.scope_key(run))
+    assert run_rows.document(rid).get().exists
 
     landing.delete("street/gone.png")
     deliver(ingest_client, kind, resource)
 
     assert row_of(landing, "street/gone.png") is None
     assert not run_rows.document(rid).get().exists
-    assert other.get().exists
     assert [
         s.id
         for s in db()
