@@ -29,9 +29,9 @@ MAX_ATTEMPTS = 3
 FALLBACK_SUFFIX = " (auto)"
 
 
-def ensure(run_id: str, *, build_seconds: float = 8.0) -> list[Slice]:
-    """Create the run's missing generated slices and restore edited ones; all nine, in the
-    order of DESIGN section 7. Builds advance within ``build_seconds`` in all."""
+def ensure(run_id: str, *, build_seconds: float = 8.0) -> list[str]:
+    """Create the run's missing generated slices and restore edited ones; the ids of all nine,
+    in the order of DESIGN section 7. Builds advance within ``build_seconds`` in all."""
     deadline = time.monotonic() + build_seconds
     key = run_store.scope_key(run_id)
     registry = registry_for(key)
@@ -49,26 +49,27 @@ def _remaining(deadline: float) -> float:
 
 def _ensure_one(
     key: str, spec: AutoSliceSpec, tree: dict[str, Any], order_by: str | None, deadline: float
-) -> Slice:
+) -> str:
     for _ in range(MAX_ATTEMPTS):
         found = slice_store.find_auto_slice(key, str(spec.kind))
         if found is None:
             created = _create(key, spec, order_by, deadline)
             if created is not None:
-                return created
+                return created.id
             continue  # another generator made it meanwhile: update that one
         wanted = {"filter": tree, "orderBy": order_by, "description": spec.description}
         if all(found.get(field) == value for field, value in wanted.items()):
-            return slice_service.get_slice(found["id"])
+            return str(found["id"])
         update = SliceUpdate(
             filter=spec.filter, order_by=spec.order_by, description=spec.description
         )
         try:
-            return slice_service.update_slice(
+            slice_service.update_slice(
                 found["id"], update, etag=found["etag"], build_seconds=_remaining(deadline)
             )
         except FailedPrecondition:
             continue  # edited meanwhile: read it again
+        return str(found["id"])
     raise FailedPrecondition(f"the {spec.name!r} slice of {key} kept changing; try again")
 
 

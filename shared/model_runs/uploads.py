@@ -80,7 +80,8 @@ def land(run_id: str, rows: list[tuple[int, PredictionLine]]) -> tuple[int, list
     if not rows:
         return 0, []
     ids = [target_id(line) for _, line in rows]
-    found = row_store.get_rows(CATALOG, list(dict.fromkeys(ids)))
+    snapshots = row_store.snapshots(CATALOG, list(dict.fromkeys(ids)))
+    found = {snapshot.id: snapshot for snapshot in snapshots if snapshot.exists}
     errors: list[tuple[int, str]] = []
     by_id: dict[str, writes.NewPredictions] = {}
     landed = 0

@@ -25,11 +25,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.cloud.firestore import DocumentSnapshot
+
 from shared.errors import TransientError
 from shared.model_runs import totals
 from shared.model_runs.documents import (
     RunSettings,
-    data_row_copy,
     rescored,
     run_row_document,
     same_content,
@@ -66,12 +67,12 @@ def put_predictions(
     run_id: str,
     lines: Mapping[str, NewPredictions],
     *,
-    data_rows: Mapping[str, Document] | None = None,
+    data_rows: Mapping[str, DocumentSnapshot] | None = None,
 ) -> WriteResult:
     """Replace the predictions of these rows (row id -> what its line states), <= 499 rows.
 
     Rows whose data row does not exist are not written: the caller reads them first to report
-    them, and may pass what it read as ``data_rows`` (the later re-read catches any change).
+    them, and may pass the snapshots it read as ``data_rows`` (the re-check catches changes).
     """
     return _write(run_id, list(lines), lines, data_rows)
 
@@ -86,7 +87,7 @@ def _write(
     run_id: str,
     ids: Sequence[str],
     lines: Mapping[str, NewPredictions] | None,
-    read: Mapping[str, Document] | None,
+    read: Mapping[str, DocumentSnapshot] | None,
 ) -> WriteResult:
     if len(ids) > CHUNK_ROWS:
         raise ValueError(f"at most {CHUNK_ROWS} rows per write")
@@ -98,15 +99,17 @@ def _write(
         result.rounds += 1
         settings = RunSettings.from_run(run_store.get_run(run_id))
         if read is not None:
-            data_rows = {rid: read[rid] for rid in pending if rid in read}
+            snapshots = [read[rid] for rid in pending if rid in read]
             read = None
         else:
-            data_rows = row_store.get_rows(CATALOG, pending)
+            snapshots = row_store.snapshots(CATALOG, pending)
+        data_rows = {s.id: s.to_dict() or {} for s in snapshots if s.exists}
+        versions = {s.id: s.update_time for s in snapshots if s.exists}
         decide = _decider(data_rows, lines, settings)
         outcome = row_store.mutate_rows(scope, pending, decide, also=also)
         result.written |= set(outcome.written)
         result.deleted |= set(outcome.deleted)
-        pending = _moved(run_id, pending, data_rows, settings)
+        pending = _moved(run_id, pending, versions, settings)
         if not pending:
             return result
         lines = None  # what the lines stated is stored now: later rounds rebuild from it
@@ -137,16 +140,13 @@ def _decider(
 
 
 def _moved(
-    run_id: str, ids: Sequence[str], used: Mapping[str, Document], settings: RunSettings
+    run_id: str, ids: Sequence[str], used: Mapping[str, Any], settings: RunSettings
 ) -> list[str]:
     """The rows to write again: all when the run's settings changed, else those whose data
-    row changed since ``used`` was read."""
+    row was written since it was read (``used``: update times; a membership change counts too,
+    which only costs a round that writes nothing)."""
     current = RunSettings.from_run(run_store.get_run(run_id))
     if current != settings:
         return list(ids)
-    now = row_store.get_rows(CATALOG, ids)
-    return [row_id for row_id in ids if _copy(now.get(row_id)) != _copy(used.get(row_id))]
-
-
-def _copy(doc: Mapping[str, Any] | None) -> Document | None:
-    return None if doc is None else data_row_copy(doc)
+    now = run_store.data_row_versions(ids)
+    return [row_id for row_id in ids if now.get(row_id) != used.get(row_id)]

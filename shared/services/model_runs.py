@@ -30,6 +30,7 @@ from shared.models import (
     ModelRunUpdate,
     PredictionLine,
 )
+from shared.services import slices as slice_service
 from shared.services.filtering import load_filter, registry_for
 from shared.services.listing import filtered_page, query_key
 from shared.services.ordering import parse_ordering
@@ -168,7 +169,8 @@ def _value_chunks(values: Iterable[Any]) -> Iterator[uploads.Chunk]:
 def generate_slices(run_id: str, *, request_seconds: float = REQUEST_SECONDS) -> GeneratedSliceList:
     """Create or bring up to date the run's nine generated slices."""
     run_store.get_run(run_id)
-    return GeneratedSliceList(slices=generated_slices.ensure(run_id, build_seconds=request_seconds))
+    ids = generated_slices.ensure(run_id, build_seconds=request_seconds)
+    return GeneratedSliceList(slices=[slice_service.get_slice(slice_id) for slice_id in ids])
 
 
 def list_rows(

@@ -20,7 +20,7 @@ from google.cloud import firestore
 
 from shared.errors import NotFound
 from shared.store import transient
-from shared.store.client import MAX_BATCH_WRITES, MODEL_RUN_ROWS, MODEL_RUNS, db
+from shared.store.client import DATA_ROWS, MAX_BATCH_WRITES, MODEL_RUN_ROWS, MODEL_RUNS, db
 from shared.store.scopes import MODEL_RUN_PREFIX
 
 Document = dict[str, Any]
@@ -167,6 +167,16 @@ def computing_runs(*, limit: int = 20) -> list[Document]:
         .limit(limit)
     )
     return [s.to_dict() or {} for s in transient.stream(query, "list computing runs")]
+
+
+def data_row_versions(row_ids: Sequence[str]) -> dict[str, Any]:
+    """The update time of each existing data row, read without its fields (a cheap re-check)."""
+    collection = db().collection(DATA_ROWS)
+    refs = [collection.document(row_id) for row_id in row_ids]
+    snapshots = transient.call(
+        "read data row versions", lambda: list(db().get_all(refs, field_paths=["id"]))
+    )
+    return {s.id: s.update_time for s in snapshots if s.exists}
 
 
 def runs_holding(row_ids: Sequence[str]) -> dict[str, list[str]]:
