@@ -150,6 +150,33 @@ resource "google_firestore_field" "unindexed" {
   depends_on = [google_firestore_database.main]
 }
 
+# Model-run rows follow their data rows (shared/model_runs/sync.py, shared/store/model_runs.py):
+# `collection_group("rows").where("id", "in", [...])` finds every run holding a data row, which
+# needs a COLLECTION_GROUP index on rows.id. An override replaces the field's automatic indexes,
+# so the collection-scope ones (`id desc` sorts a run's rows) are listed again.
+resource "google_firestore_field" "model_run_row_id" {
+  database   = local.firestore_database
+  collection = "rows"
+  field      = "id"
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION"
+    }
+    indexes {
+      order       = "DESCENDING"
+      query_scope = "COLLECTION"
+    }
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION_GROUP"
+    }
+  }
+
+  depends_on = [google_firestore_database.main]
+}
+
 resource "google_firestore_field" "ttl" {
   for_each = { for ttl in var.firestore_ttl_fields : "${ttl.collection}.${ttl.field}" => ttl }
 
