@@ -26,7 +26,6 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -43,10 +42,9 @@ from shared.ingest.outcome import Action, Outcome
 from shared.ingest.reports import Progress
 from shared.metadata import MetadataField
 from shared.models import DataRowCreate
-from shared.store import imports, transient
+from shared.store import imports, objects
 from shared.store import rows as row_store
 from shared.store.client import MAX_BATCH_WRITES
-from shared.store.datasets import ensure_dataset
 from shared.store.schema import load_schema
 from shared.store.scopes import CATALOG
 
@@ -237,7 +235,7 @@ def _land(run: _Run, chunk: Chunk) -> Progress:
     new_datasets = {f["dataset"] for f in fields_by_id.values()} - run.datasets
     if new_datasets:
         for dataset in sorted(new_datasets):
-            transient.call("create dataset", partial(ensure_dataset, dataset, now=now))
+            objects.ensure_dataset(dataset, now=now)
         run.datasets |= new_datasets
     if fields_by_id:
         decide = merge.manifest_write(fields_by_id, run.uri, run.generation, now)

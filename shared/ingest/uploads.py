@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from functools import partial
 
 from shared import storage
 from shared.documents import media_fields
@@ -31,9 +30,8 @@ from shared.ingest.events import StorageObject
 from shared.ingest.outcome import Action, Outcome
 from shared.ingest.reports import error_entry
 from shared.models import Media, MediaType
-from shared.store import imports, objects, transient
+from shared.store import imports, objects
 from shared.store import rows as row_store
-from shared.store.datasets import ensure_dataset
 from shared.store.objects import Claim
 from shared.store.schema import load_schema
 from shared.store.scopes import CATALOG
@@ -46,7 +44,7 @@ KIND = "media"
 def on_finalized(obj: StorageObject, dataset: str, now: datetime) -> Outcome:
     # The dataset, the schema's new fields and the report on bad values depend on this event
     # alone, so they are settled even for a stale event: they end the same in any order.
-    transient.call("create dataset", partial(ensure_dataset, dataset, now=now))
+    objects.ensure_dataset(dataset, now=now)
     metadata, errors = _metadata(obj)
     report = _report_problems(obj, errors, now) if errors else None
     claim = objects.claim(obj.bucket, obj.name, obj.generation, deleted=False, kind=KIND, now=now)

@@ -13,6 +13,8 @@ and in any order; the record turns each into one of three answers (:func:`decide
 
 Records are written with create-if-absent or update-time preconditions (optimistic, no
 transaction locks), so two events racing on one object serialize on the record.
+
+:func:`ensure_dataset` creates the dataset an object name implies, within ingest's retry budget.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from google.cloud import firestore
 
 from shared.errors import TransientError
 from shared.store import transient
-from shared.store.client import OBJECTS, db
+from shared.store.client import DATASETS, OBJECTS, db
 
 MAX_CLAIM_ATTEMPTS = 8
 _LOST_RACE: tuple[type[BaseException], ...] = (gexc.AlreadyExists, *transient.CONFLICTS)
@@ -112,3 +114,15 @@ def claim(
             continue  # another event on this object won the race: decide again on its record
         return Claim.APPLY
     raise TransientError(f"the record of gs://{bucket}/{name} kept changing")
+
+
+def ensure_dataset(dataset_id: str, *, now: datetime) -> bool:
+    """Create ``datasets/{id}`` unless it exists (as ``store.datasets.ensure_dataset`` does, but
+    within the retry budget: it is often an event's first call, so an outage fails it fast)."""
+    ref = db().collection(DATASETS).document(dataset_id)
+    doc = {"id": dataset_id, "name": dataset_id, "description": "", "createdAt": now}
+    try:
+        transient.create(ref, doc, "create dataset")
+    except gexc.AlreadyExists:
+        return False
+    return True
