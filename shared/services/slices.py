@@ -31,7 +31,7 @@ from shared.services.ordering import canonical_order_by, parse_ordering
 from shared.services.paging import page_size
 from shared.services.problems import invalid
 from shared.services.resource_ids import is_resource_id
-from shared.store import datasets as dataset_store
+from shared.store import model_runs as model_run_store
 from shared.store import queries
 from shared.store import slices as slice_store
 from shared.store.scopes import CATALOG, MODEL_RUN_PREFIX, model_run_of, scope_kind
@@ -302,7 +302,7 @@ def _require_scope(key: str) -> None:
         return
     if not is_resource_id(run):
         raise invalid("scope.modelRun", f"{run!r:.80} is not a model run id")
-    if not dataset_store.model_run_exists(run):
+    if model_run_store.find_run(run) is None:
         raise NotFound(f"model run {run!r} does not exist")
 
 

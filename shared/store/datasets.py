@@ -10,7 +10,7 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from shared.store.client import DATASETS, MODEL_RUNS, db
+from shared.store.client import DATASETS, db
 
 Document = dict[str, Any]
 
@@ -27,12 +27,6 @@ def list_datasets(*, limit: int, after: str | None = None) -> list[Document]:
     if after is not None:
         query = query.start_after({"__name__": collection.document(after)})
     return [(snap.to_dict() or {}) | {"id": snap.id} for snap in query.limit(limit).stream()]
-
-
-def model_run_exists(run_id: str) -> bool:
-    """Whether ``modelRuns/{run_id}`` exists: slices in a model run's scope need their run."""
-    snapshot = db().collection(MODEL_RUNS).document(run_id).get()
-    return bool(snapshot.exists)
 
 
 def ensure_dataset(dataset_id: str, *, now: datetime) -> bool:
