@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.api import openapi
+from shared.api.actions_endpoints import ACTION_ROUTES
 from shared.api.messages import DataRowList, DatasetList, Empty, SliceDataRowList, SliceList
 from shared.api.requests import ApiRequest
 from shared.api.routing import QueryParam, Reply, Route
@@ -232,6 +233,7 @@ ROUTES: list[Route] = [
     Route("PATCH", "/v1/metadataSchema", update_metadata_schema, "updateMetadataSchema",
           "Add metadata fields or widen enums", MetadataSchema, "metadataSchema",
           body=MetadataSchemaPatch, errors=_BODY),
+    *ACTION_ROUTES,
     Route("GET", "/v1/openapi.json", get_openapi, "getOpenApi", "This API's OpenAPI document",
           None, "meta"),
 ]  # fmt: skip
