@@ -1,10 +1,12 @@
 """One tick of the scheduled function: advance background work, then run due actions.
 
 In order, each phase until its share of the budget is used (a phase that finishes early leaves
-its time to the next): slice membership builds (``builds.advance_all``), manifest imports that
-stopped at a deadline or lost their worker (``ingest.continue_imports``), then due slice
-actions (``runner.run_due``). Builds go first because actions act on membership. A phase that
-raises is logged and reported; the others still run.
+its time to the next): slice membership builds (``builds.advance_all``), model-run metric
+recomputes after a threshold change (``model_runs.recompute.continue_recomputes``), imports
+that stopped at a deadline or lost their worker (``ingest.continue_imports``: manifests and
+model-run inputs), then due slice actions (``runner.run_due``). Builds and recomputes go first
+because actions act on membership and metrics. A phase that raises is logged and reported; the
+others still run.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from typing import Any
 from shared import builds
 from shared.actions import runner
 from shared.ingest import continue_imports
+from shared.model_runs import recompute
 
 log = logging.getLogger(__name__)
 
-# Cumulative shares of the budget: builds end by 40 %, imports by 70 %, actions by 100 %.
-BUILD_SHARE = 0.4
-IMPORT_SHARE = 0.7
+# Cumulative shares of the budget: builds end by 35 %, recomputes by 55 %, imports by 75 %,
+# actions by 100 %.
+BUILD_SHARE = 0.35
+RECOMPUTE_SHARE = 0.55
+IMPORT_SHARE = 0.75
 
 
 @dataclass
@@ -46,6 +51,16 @@ def _builds(deadline: float) -> dict[str, Any]:
         "ready": [r.slice_id for r in reports if r.ready],
         "rowsScanned": sum(r.rows_scanned for r in reports),
         "rowsChanged": sum(r.rows_changed for r in reports),
+    }
+
+
+def _recomputes(deadline: float) -> dict[str, Any]:
+    reports = recompute.continue_recomputes(deadline=deadline)
+    return {
+        "advanced": len(reports),
+        "ready": [r.run_id for r in reports if r.ready],
+        "rowsScanned": sum(r.rows_scanned for r in reports),
+        "rowsWritten": sum(r.rows_written for r in reports),
     }
 
 
@@ -72,6 +87,7 @@ def tick(*, budget_seconds: float) -> TickReport:
     report = TickReport()
     phases: list[tuple[str, float, Callable[[float], dict[str, Any]]]] = [
         ("builds", BUILD_SHARE, _builds),
+        ("recomputes", RECOMPUTE_SHARE, _recomputes),
         ("imports", IMPORT_SHARE, _imports),
         ("actions", 1.0, _actions),
     ]

@@ -13,8 +13,11 @@ from shared import builds
 from shared.actions import service
 from shared.actions.models import ActionCreate
 from shared.config import settings
-from shared.models import SliceCreate
+from shared.model_runs import writes
+from shared.models import ModelRunCreate, ModelRunUpdate, Prediction, SliceCreate
+from shared.services import model_runs as run_service
 from shared.services import slices as slice_service
+from shared.store import model_runs as run_store
 from shared.store import slices as slice_store
 from tests.functions import conftest_api as api
 from tests.functions.conftest_api import declare, put_rows, row_doc
@@ -58,6 +61,7 @@ def test_a_tick_builds_then_runs_due_actions(ticks: FlaskClient, client: FlaskCl
     summary = response.get_json()
     assert summary["ok"] is True
     assert building.id in summary["builds"]["ready"]
+    assert summary["recomputes"] == {"advanced": 0, "ready": [], "rowsScanned": 0, "rowsWritten": 0}
     assert summary["imports"] == {"advanced": 0, "outcomes": []}
     assert summary["actions"]["runs"] == 1
     assert summary["actions"]["rows"] == 1
@@ -70,6 +74,20 @@ def test_a_tick_builds_then_runs_due_actions(ticks: FlaskClient, client: FlaskCl
     quiet = ticks.post("/", json={}, headers=SCHEDULER).get_json()
     assert quiet["builds"]["advanced"] == 0
     assert quiet["actions"]["runs"] == 0
+
+
+def test_a_tick_continues_a_metric_recompute(ticks: FlaskClient) -> None:
+    ids = put_rows(row_doc(f"gs://b/ds/{i}.png") for i in range(3))
+    run = run_service.create_run(ModelRunCreate(name="run", model="m", classes=["car"])).id
+    predictions = [Prediction(name="car", confidence=0.45)]
+    writes.put_predictions(run, {rid: writes.NewPredictions(predictions, None) for rid in ids})
+    run_service.update_run(run, ModelRunUpdate(confidence_threshold=0.4), request_seconds=0)
+    assert run_store.get_run(run)["status"] == "computing"
+
+    summary = ticks.post("/", json={}, headers=SCHEDULER).get_json()
+    assert summary["recomputes"]["ready"] == [run]
+    assert summary["recomputes"]["rowsScanned"] >= 1  # the PATCH may have done a chunk
+    assert run_store.get_run(run)["status"] == "ready"
 
 
 def test_a_failing_phase_is_reported_and_the_others_still_run(
@@ -92,11 +110,8 @@ def test_no_budget_left_skips_every_phase(
 ) -> None:
     monkeypatch.setenv("ACTIONS_BUDGET_SECONDS", "0")
     summary = ticks.post("/", json={}).get_json()
-    assert {name: "skipped" in summary[name] for name in ("builds", "imports", "actions")} == {
-        "builds": True,
-        "imports": True,
-        "actions": True,
-    }
+    phases = ("builds", "recomputes", "imports", "actions")
+    assert [name for name in phases if "skipped" in summary[name]] == list(phases)
 
 
 def test_only_post_is_a_tick(ticks: FlaskClient) -> None:
