@@ -100,11 +100,15 @@ def out_of_fold_probabilities(
     """Class probabilities of each image from a model that never saw it (cross-validation)."""
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 (slow import)
     from sklearn.model_selection import PredefinedSplit, cross_val_predict  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # noqa: PLC0415
 
     model = LogisticRegression(max_iter=2000)
-    probabilities: NDArray[np.floating[Any]] = cross_val_predict(
-        model, x, y, cv=PredefinedSplit(folds), method="predict_proba"
-    )
+    # One BLAS thread: the problem is tiny, and the machine is busy landing the images (more
+    # threads made it several times slower).
+    with threadpool_limits(limits=1):
+        probabilities: NDArray[np.floating[Any]] = cross_val_predict(
+            model, x, y, cv=PredefinedSplit(folds), method="predict_proba"
+        )
     return probabilities
 
 
