@@ -11,6 +11,7 @@ from typing import Any
 from shared.api import openapi
 from shared.api.actions_endpoints import ACTION_ROUTES
 from shared.api.messages import DataRowList, DatasetList, Empty, SliceDataRowList, SliceList
+from shared.api.model_run_endpoints import MODEL_RUN_ROUTES
 from shared.api.requests import ApiRequest
 from shared.api.routing import QueryParam, Reply, Route
 from shared.metadata import MetadataSchema
@@ -234,6 +235,7 @@ ROUTES: list[Route] = [
           "Add metadata fields or widen enums", MetadataSchema, "metadataSchema",
           body=MetadataSchemaPatch, errors=_BODY),
     *ACTION_ROUTES,
+    *MODEL_RUN_ROUTES,
     Route("GET", "/v1/openapi.json", get_openapi, "getOpenApi", "This API's OpenAPI document",
           None, "meta"),
 ]  # fmt: skip
