@@ -182,16 +182,7 @@ def _floor(repeat: int) -> float:
 
 def _start_emulator() -> emulators.Emulator:
     """A Firestore emulator with room for 100,000 rows (the test harness gives it 256 MB)."""
-    jar = emulators.sdk_root() / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
-    port = emulators.free_port()
-    argv = [
-        emulators._java(), "-Duser.language=en", "-cp", str(jar),
-        "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-        "start", f"--host={emulators.HOST}", f"--port={port}",
-    ]  # fmt: skip
-    emulator = emulators.spawn("firestore", argv, port, {"JAVA_TOOL_OPTIONS": "-Xmx2g"}, None)
-    emulator.wait_ready(60)
-    return emulator
+    return emulators.start_firestore(heap="2g")
 
 
 @contextmanager

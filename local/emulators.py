@@ -201,8 +201,13 @@ def _java() -> str:
 
 
 def start_firestore(
-    port: int | None = None, log_path: Path | None = None, *, wait: bool = True
+    port: int | None = None,
+    log_path: Path | None = None,
+    *,
+    wait: bool = True,
+    heap: str = "256m",
 ) -> Emulator:
+    """The Firestore emulator; ``heap`` caps the JVM (benchmarks of 100k rows need more)."""
     jar = sdk_root() / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
     if not jar.is_file():
         raise EmulatorMissing(f"The Firestore emulator is not installed ({jar}). {INSTALL_HINT}")
@@ -212,7 +217,7 @@ def start_firestore(
         "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
         "start", f"--host={HOST}", f"--port={port}",
     ]  # fmt: skip
-    emulator = spawn("firestore", argv, port, {"JAVA_TOOL_OPTIONS": "-Xmx256m"}, log_path)
+    emulator = spawn("firestore", argv, port, {"JAVA_TOOL_OPTIONS": f"-Xmx{heap}"}, log_path)
     if wait:
         emulator.wait_ready(60)
     return emulator

@@ -47,35 +47,18 @@ locals {
     ]) : index.key => index
   }
 
-  # Sorting by id descending: automatic indexes hold ids in ascending order only, so `order by
-  # __name__ desc` needs an index of its own, alone or after an array-contains filter (a slice's
-  # rows, or the label and prediction classes the planner pushes down).
-  id_descending_arrays = {
-    dataRows = ["sliceIds", "labelClasses"]
-    rows     = ["sliceIds", "labelClasses", "predictionClasses"]
+  # `id desc` sorts on the row's `id` field (a copy of the document id: Firestore cannot scan
+  # document ids backwards after a filter), so exploring a slice by id descending needs
+  # (sliceIds CONTAINS, id DESCENDING). Ascending id order uses the built-in __name__ index.
+  id_descending_indexes = {
+    for collection in keys(local.explore_sort_fields) : "${collection}.sliceIds.id.descending" => {
+      collection = collection
+      fields = [
+        { field_path = "sliceIds", order = null, array_config = "CONTAINS" },
+        { field_path = "id", order = "DESCENDING", array_config = null },
+      ]
+    }
   }
-  id_descending_indexes = merge(
-    {
-      for collection in keys(local.id_descending_arrays) : "${collection}.__name__.descending" => {
-        collection = collection
-        fields     = [{ field_path = "__name__", order = "DESCENDING", array_config = null }]
-      }
-    },
-    {
-      for index in flatten([
-        for collection, arrays in local.id_descending_arrays : [
-          for array in arrays : {
-            key        = "${collection}.${array}.__name__.descending"
-            collection = collection
-            fields = [
-              { field_path = array, order = null, array_config = "CONTAINS" },
-              { field_path = "__name__", order = "DESCENDING", array_config = null },
-            ]
-          }
-        ]
-      ]) : index.key => index
-    },
-  )
 
   # The one list of composite indexes: explore's, id descending, and the slice list of a scope,
   # newest first. Equality filters (merged by Firestore), a filter and order on one field, and

@@ -233,6 +233,17 @@ def test_explore_indexes_cover_every_sort_field_the_api_accepts() -> None:
     )
 
 
+def test_exploring_a_slice_by_id_descending_has_its_index() -> None:
+    """``id desc`` sorts on the ``id`` field (shared/services/ordering.py), after sliceIds."""
+    indexes = locals_()["id_descending_indexes"]
+    assert "for collection in keys(local.explore_sort_fields)" in indexes
+    assert (
+        '[{field_path = "sliceIds", order = null, array_config = "CONTAINS"}, '
+        '{field_path = "id", order = "DESCENDING", array_config = null}]'
+    ) in indexes
+    assert "local.id_descending_indexes" in locals_()["composite_indexes"]
+
+
 def test_large_arrays_are_unindexed_and_slice_entry_times_are_not() -> None:
     unindexed = {(f["collection"], f["field"]) for f in locals_()["unindexed_fields"].values()}
     assert unindexed == {("dataRows", "labels"), ("rows", "labels"), ("rows", "predictions")}
