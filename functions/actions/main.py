@@ -1,10 +1,10 @@
 """The actions function: one scheduler tick per call.
 
 Cloud Scheduler POSTs ``/`` with ``{}`` and an OIDC token that IAM checks before the request
-gets here. Each call advances slice builds and manifest imports and runs due slice actions
-within a time budget (``ACTIONS_BUDGET_SECONDS``, default 240 s, under the function's timeout);
-the answer is a JSON summary of what was done (500 if a phase failed). All logic lives in
-:mod:`shared.actions.tick`.
+gets here. Each call advances slice builds, model-run metric recomputes and unfinished imports,
+and runs due slice actions, within a time budget (``ACTIONS_BUDGET_SECONDS``, default 240 s,
+under the function's timeout); the answer is a JSON summary of what was done (500 if a phase
+failed). All logic lives in :mod:`shared.actions.tick`.
 """
 
 from __future__ import annotations

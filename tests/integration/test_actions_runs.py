@@ -34,10 +34,13 @@ from shared.config import settings
 from shared.errors import InvalidArgument
 from shared.ids import row_id
 from shared.metadata import MetadataField, MetadataKind
-from shared.models import ActionType, DataRowUpdate, SliceCreate
+from shared.model_runs import writes
+from shared.models import ActionType, DataRowUpdate, ModelRunCreate, Prediction, SliceCreate
 from shared.services import data_rows
+from shared.services import model_runs as run_service
 from shared.services import slices as slice_service
 from shared.store import actions as action_store
+from shared.store import model_runs as run_store
 from shared.store import rows as row_store
 from shared.store.schema import add_fields
 from shared.store.scopes import CATALOG
@@ -508,3 +511,25 @@ def test_webhook_to_a_host_resolving_privately_suspends_the_action() -> None:
     assert report.outcome == "suspended"
     assert receiver.deliveries == []
     assert "10.0.0.5" in (report.error or "")
+
+
+def test_tag_on_a_model_run_slice_tags_the_data_rows_and_the_runs_copies() -> None:
+    ids = put("m1", "m2")
+    run = run_service.create_run(ModelRunCreate(name="run", model="m", classes=["car"])).id
+    created = slice_service.create_slice(
+        SliceCreate.model_validate(
+            {"name": "predicted", "scope": {"modelRun": run}, "filter": "predictions.count > 0"}
+        ),
+        build_seconds=30,
+    )
+    action_id = make_action(created.id, "tag", {"tags": ["predicted"]})
+    car = [Prediction(name="car", confidence=0.9)]
+    writes.put_predictions(run, {ids[0]: writes.NewPredictions(car, None)})
+
+    (report,) = run_now(action_id)
+    assert (report.outcome, report.rows) == ("succeeded", 1)
+    assert (row_store.get_row(CATALOG, ids[0]) or {})["metadata"]["tags"] == ["predicted"]
+    assert "tags" not in (row_store.get_row(CATALOG, ids[1]) or {})["metadata"]
+    copy = row_store.get_row(run_store.scope_key(run), ids[0]) or {}
+    assert copy["metadata"]["tags"] == ["predicted"]
+    assert created.id in copy["sliceIds"]

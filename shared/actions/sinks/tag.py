@@ -3,8 +3,10 @@
 Tags are added as a set (sorted, distinct), never appended, so a retried run, or a row tagged
 twice, ends the same. Rows are written through ``rows.mutate_rows``, so their slice membership
 stays true (a slice filtering on the tags gains or loses them at once). A row that already has
-the tags is not written; one that would pass the metadata limit of tags is left as it is. For a
-model-run slice, the catalog row is tagged as well as the run's copy.
+the tags is not written; one that would pass the metadata limit of tags is left as it is.
+
+Tags are metadata of the data row, so a model-run slice's rows are tagged on their data rows
+(a model-run row has its data row's id); ``mutate_rows`` brings every run's copy along.
 """
 
 from __future__ import annotations
@@ -73,16 +75,11 @@ class TagSink:
         if declared is None or declared.kind is not MetadataKind.TAGS:
             raise FailedPrecondition(f"metadata field {field!r} is not a tags field")
         tags = sorted(set(self.config.tags))
-        scopes = [self.context.scope_key]
-        if self.context.scope_key != CATALOG:
-            scopes.insert(0, CATALOG)
         written = unchanged = 0
         for start in range(0, len(self.ids), MAX_BATCH_WRITES):
             chunk = self.ids[start : start + MAX_BATCH_WRITES]
             decide = partial(_decide, field=field, tags=tags, now=datetime.now(UTC))
-            for scope in scopes:
-                result = row_store.mutate_rows(scope, chunk, decide)
-                if scope == self.context.scope_key:
-                    written += len(result.written)
-                    unchanged += result.unchanged
+            result = row_store.mutate_rows(CATALOG, chunk, decide)
+            written += len(result.written)
+            unchanged += result.unchanged
         return f"{written} rows tagged, {unchanged} already had the tags"
