@@ -42,10 +42,11 @@ from shared.services import slices as slice_service
 from shared.store import actions as action_store
 from shared.store import model_runs as run_store
 from shared.store import rows as row_store
+from shared.store import slices as slice_store
 from shared.store.schema import add_fields
 from shared.store.scopes import CATALOG
 from tests.conftest import PROJECT
-from tests.integration.store_helpers import row_doc
+from tests.integration.store_helpers import row_doc, slice_doc
 
 SIGNING_KEY = "test-signing-key"
 TOPIC = "slice-actions"
@@ -533,3 +534,19 @@ def test_tag_on_a_model_run_slice_tags_the_data_rows_and_the_runs_copies() -> No
     copy = row_store.get_row(run_store.scope_key(run), ids[0]) or {}
     assert copy["metadata"]["tags"] == ["predicted"]
     assert created.id in copy["sliceIds"]
+
+
+@pytest.mark.parametrize("slice_id", ["0123abc", "abc0123"])
+def test_entry_queries_work_for_slice_ids_starting_with_a_digit_or_not(slice_id: str) -> None:
+    """A field path segment that starts with a digit must be quoted in queries and projections."""
+    doc = slice_doc("digits", {"field": "metadata.split", "op": "eq", "value": "train"})
+    slice_store.create_slice({**doc, "id": slice_id})
+    ids = put("d1", "d2")
+    start = (datetime(2000, 1, 1, tzinfo=UTC), None)
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    for fields in (None, [action_store.entered_path(slice_id)]):
+        found = action_store.entered_rows(
+            CATALOG, slice_id, after=start, through=end, limit=10, fields=fields
+        )
+        assert sorted(s.id for s in found) == sorted(ids)
+        assert all(slice_id in (s.to_dict() or {})["sliceEnteredAt"] for s in found)
