@@ -412,7 +412,10 @@ def load(
         result.runs_unavailable = model_runs_available(api)
         runs = None
         if result.runs_unavailable is None:
-            runs = background.submit(prepare_runs, api, [shape_set.run, digit_set.run])
+            # One after the other: side by side, their slice builds contend in Firestore.
+            runs = background.submit(
+                lambda: [prepare_run(api, s.run) for s in (shape_set, digit_set)]
+            )
         Catalog(api, bucket, result, line, timeout).land([shape_set, digit_set])
         result.catalog_slices = _build_until_ready(
             api, result.catalog_slices, time.monotonic() + timeout
@@ -428,15 +431,12 @@ def load(
     return result
 
 
-def prepare_runs(api: Api, bodies: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The runs (created when missing), each with its nine generated slices."""
-    runs = []
-    for body in bodies:
-        run = ensure_run(api, body)
-        # The import of the predictions would make them too; made first, they are only found.
-        api.retrying(partial(api.post, f"/v1/modelRuns/{run['id']}/slices:generate", None))
-        runs.append(run)
-    return runs
+def prepare_run(api: Api, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The run (created when missing), with its nine generated slices."""
+    run = ensure_run(api, body)
+    # The import of the predictions would make them too; made first, they are only found.
+    api.retrying(partial(api.post, f"/v1/modelRuns/{run['id']}/slices:generate", None))
+    return run
 
 
 def load_runs(

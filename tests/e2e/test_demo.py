@@ -12,6 +12,7 @@ from local import demo
 from local.demo import DemoResult
 from local.demo_client import Api
 from shared.ids import row_id
+from shared.models import AutoSlice
 from tests.e2e.conftest import RunningStack
 
 DIGITS, SHAPES = 100, 12
@@ -74,6 +75,36 @@ def test_the_example_slices_hold_what_the_data_says(
     assert counts == sorted(counts, reverse=True)  # its order: labels.count desc
 
 
+def test_each_run_has_its_nine_generated_slices_with_what_the_predictions_say(
+    stack: RunningStack, api: Api, loaded: tuple[DemoResult, str]
+) -> None:
+    result, summary = loaded
+    assert result.runs_unavailable is None
+    assert [entry.demo.dataset for entry in result.runs] == [s.dataset for s in result.sets]
+    for entry in result.runs:
+        auto = [s for s in entry.slices if s.get("auto")]
+        assert sorted(s["auto"] for s in auto) == sorted(str(kind) for kind in AutoSlice)
+        assert all(s["status"] == "ready" for s in auto)
+        assert entry.run["rowCount"] == len(entry.demo.images)
+        assert summary.count(f'Model run "{entry.run["name"]}"') == 1
+
+    # The digits: a row is a false positive exactly when the classifier's kept answer is not
+    # its label; the most confident of them heads "Candidate mislabels".
+    digits = next(e for e in result.runs if e.demo.dataset == "digits")
+    threshold = digits.run["confidenceThreshold"]
+    wrong = {
+        row_id(digits.demo.global_key(stack.bucket, image)): image.predictions[0]["confidence"]
+        for image in digits.demo.images
+        if image.predictions[0]["confidence"] >= threshold
+        and image.predictions[0]["name"] != image.labels[0]["name"]
+    }
+    by_kind = {s["auto"]: s for s in digits.slices if s.get("auto")}
+    explored = api.list_all(f"/v1/slices/{by_kind['falsePositives']['id']}/dataRows", "dataRows")
+    assert {row["id"] for row in explored} == set(wrong)
+    top = digits.top_rows[by_kind["candidateMislabels"]["id"]]
+    assert top[0]["id"] == max(wrong, key=lambda rid: (wrong[rid], rid))
+
+
 def test_the_summary_says_where_and_what(
     stack: RunningStack, loaded: tuple[DemoResult, str]
 ) -> None:
@@ -81,6 +112,9 @@ def test_the_summary_says_where_and_what(
     assert f"{stack.api}/v1/" in summary
     for found in result.catalog_slices:
         assert found["name"] in summary
+    for entry in result.runs:
+        for found in entry.slices:
+            assert found["name"] in summary
     assert f"{DIGITS + SHAPES:,} rows in 2 datasets" in summary
 
 
