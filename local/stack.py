@@ -131,6 +131,9 @@ class Stack:
             env["EXPORT_BUCKET"] = EXPORT_BUCKET
             env["SLICE_ACTIONS_TOPIC"] = f"projects/{PROJECT}/topics/{SLICE_ACTIONS_TOPIC}"
             env["WEBHOOK_SIGNING_KEY"] = LOCAL_WEBHOOK_SIGNING_KEY
+            # Production waits 120 s for late commits before a row counts as arrived; locally
+            # nothing commits that late, and a user trying ':run' should not wait two minutes.
+            env["ACTIONS_SETTLE_SECONDS"] = os.environ.get("ACTIONS_SETTLE_SECONDS", "5")
         return env
 
     def used_ports(self) -> dict[str, int]:

@@ -119,7 +119,11 @@ resource "google_cloudfunctions2_function" "slices" {
     timeout_seconds                = var.functions["slices"].timeout_seconds
     max_instance_count             = var.functions["slices"].max_instances
     min_instance_count             = var.functions["slices"].min_instances
-    environment_variables          = local.runtime_env
+    # The API validates a new webhook action's host against the same allowlist the actions
+    # function enforces when it sends.
+    environment_variables = merge(local.runtime_env, {
+      WEBHOOK_ALLOWED_HOSTS = join(",", var.webhook_allowed_hosts)
+    })
   }
 
   depends_on = [
