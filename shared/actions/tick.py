@@ -1,7 +1,8 @@
 """One tick of the scheduled function: advance background work, then run due actions.
 
 In order, each phase until its share of the budget is used (a phase that finishes early leaves
-its time to the next): slice membership builds (``builds.advance_all``), model-run metric
+its time to the next): slice membership builds (``builds.advance_all``), stripping deleted
+slices from rows (``services.slices.continue_cleanups``), model-run metric
 recomputes after a threshold change (``model_runs.recompute.continue_recomputes``), imports
 that stopped at a deadline or lost their worker (``ingest.continue_imports``: manifests and
 model-run inputs), then due slice actions (``runner.run_due``). Builds and recomputes go first
@@ -21,12 +22,14 @@ from shared import builds
 from shared.actions import runner
 from shared.ingest import continue_imports
 from shared.model_runs import recompute
+from shared.services import slices as slice_service
 
 log = logging.getLogger(__name__)
 
-# Cumulative shares of the budget: builds end by 35 %, recomputes by 55 %, imports by 75 %,
-# actions by 100 %.
+# Cumulative shares of the budget: builds end by 35 %, deleted slices' cleanups by 40 %,
+# recomputes by 55 %, imports by 75 %, actions by 100 %.
 BUILD_SHARE = 0.35
+CLEANUP_SHARE = 0.40
 RECOMPUTE_SHARE = 0.55
 IMPORT_SHARE = 0.75
 
@@ -52,6 +55,10 @@ def _builds(deadline: float) -> dict[str, Any]:
         "rowsScanned": sum(r.rows_scanned for r in reports),
         "rowsChanged": sum(r.rows_changed for r in reports),
     }
+
+
+def _cleanups(deadline: float) -> dict[str, Any]:
+    return {"finished": slice_service.continue_cleanups(deadline=deadline)}
 
 
 def _recomputes(deadline: float) -> dict[str, Any]:
@@ -87,6 +94,7 @@ def tick(*, budget_seconds: float) -> TickReport:
     report = TickReport()
     phases: list[tuple[str, float, Callable[[float], dict[str, Any]]]] = [
         ("builds", BUILD_SHARE, _builds),
+        ("cleanups", CLEANUP_SHARE, _cleanups),
         ("recomputes", RECOMPUTE_SHARE, _recomputes),
         ("imports", IMPORT_SHARE, _imports),
         ("actions", 1.0, _actions),

@@ -31,6 +31,7 @@ from shared.services.ordering import canonical_order_by, parse_ordering
 from shared.services.paging import page_size
 from shared.services.problems import invalid
 from shared.services.resource_ids import is_resource_id
+from shared.store import actions as action_store
 from shared.store import model_runs as model_run_store
 from shared.store import queries
 from shared.store import slices as slice_store
@@ -212,9 +213,30 @@ def delete_slice(slice_id: str, *, cleanup_seconds: float = DELETE_CLEANUP_SECON
     adds the id again; stripping is idempotent and bounded by ``cleanup_seconds``.
     """
     doc = slice_store.delete_slice(slice_id)
-    deadline = time.monotonic() + cleanup_seconds
-    while slice_store.remove_from_rows(doc["scopeKey"], slice_id) and time.monotonic() < deadline:
-        pass
+    while actions := action_store.list_actions(slice_id, limit=100):
+        for action in actions:
+            action_store.delete_action(action["id"])
+    strip_deleted(slice_id, doc["scopeKey"], deadline=time.monotonic() + cleanup_seconds)
+
+
+def strip_deleted(slice_id: str, scope_key: str, *, deadline: float) -> bool:
+    """Strip a deleted slice's id from its rows until done (True) or ``deadline``."""
+    while slice_store.remove_from_rows(scope_key, slice_id):
+        if time.monotonic() >= deadline:
+            return False
+    slice_store.finish_cleanup(slice_id)
+    return True
+
+
+def continue_cleanups(*, deadline: float) -> list[str]:
+    """Finish stripping deleted slices (the scheduled function calls this); ids finished."""
+    finished = []
+    for cleanup in slice_store.pending_cleanups():
+        if time.monotonic() >= deadline:
+            break
+        if strip_deleted(cleanup["sliceId"], cleanup["scopeKey"], deadline=deadline):
+            finished.append(cleanup["sliceId"])
+    return finished
 
 
 def build(slice_id: str, *, build_seconds: float | None = None) -> Slice:

@@ -15,6 +15,7 @@ MODEL_RUN_ROWS = "rows"  # subcollection of each model run
 SLICES = "slices"
 SLICE_NAMES = "sliceNames"
 SLICE_SETS = "sliceSets"
+SLICE_CLEANUPS = "sliceCleanups"  # deleted slices whose id may still be on rows
 BUILD_SHARDS = "buildShards"  # subcollection of each slice
 CONFIG = "config"
 IMPORT_REPORTS = "importReports"

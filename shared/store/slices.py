@@ -18,7 +18,7 @@ from google.cloud import firestore
 
 from shared.errors import AlreadyExists, FailedPrecondition, NotFound
 from shared.store import slice_sets
-from shared.store.client import BUILD_SHARDS, SLICE_NAMES, SLICES, db
+from shared.store.client import BUILD_SHARDS, SLICE_CLEANUPS, SLICE_NAMES, SLICES, db
 from shared.store.scopes import rows_collection
 
 Document = dict[str, Any]
@@ -150,10 +150,27 @@ def delete_slice(slice_id: str) -> Document:
         for ref in _shard_refs(slice_id):
             transaction.delete(ref)
         slice_sets.bump_version(transaction, current["scopeKey"])
+        # Rows still carry the id until they are stripped; the record survives a crash.
+        transaction.set(
+            _cleanup_ref(slice_id), {"sliceId": slice_id, "scopeKey": current["scopeKey"]}
+        )
         return current
 
     result: Document = apply(db().transaction())
     return result
+
+
+def _cleanup_ref(slice_id: str) -> firestore.DocumentReference:
+    return db().collection(SLICE_CLEANUPS).document(slice_id)
+
+
+def pending_cleanups(limit: int = 50) -> list[Document]:
+    """Deleted slices whose id may still be on rows (see ``remove_from_rows``)."""
+    return [s.to_dict() or {} for s in db().collection(SLICE_CLEANUPS).limit(limit).stream()]
+
+
+def finish_cleanup(slice_id: str) -> None:
+    _cleanup_ref(slice_id).delete()
 
 
 def list_slices(
