@@ -2,10 +2,11 @@
 
 Lines are read in ranged blocks (never the whole file), validated one by one, and the good ones
 land in chunks of at most 500 rows through ``rows.mutate_rows`` (membership set in the same
-write). After each chunk the import report's cursor (byte offset, line number, counts, first
-errors) advances in one conditional write, so an import stopped anywhere (its deadline, a crash,
-a redelivery) resumes at the first line whose chunk was not recorded; a chunk written twice
-writes the same rows (decide answers KEEP), and is counted once.
+write); the next chunk is read and checked while the previous one is written. After each
+chunk the import report's cursor (byte offset, line number, counts, first errors) advances in
+one conditional write, so an import stopped anywhere (its deadline, a crash, a redelivery)
+resumes at the first line whose chunk was not recorded; a chunk written twice writes the same
+rows (decide answers KEEP), and is counted once.
 
 An import runs under a lease on its report. The event that finds a manifest starts it; when the
 deadline comes first, the lease is released and :func:`continue_imports` (called by the
@@ -24,6 +25,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -224,35 +226,71 @@ def _report_outcome(report: Mapping[str, Any], action: Action, detail: str) -> O
     return Outcome(action, uri, int(report["generation"]), report["id"], detail)
 
 
-def _land(run: _Run, chunk: Chunk) -> Progress:
-    """Write a chunk's good rows and record its progress; the progress after it."""
+@dataclass(frozen=True)
+class _Batch:
+    """A chunk ready to write: its rows' fields by row id, and the progress once it is written."""
+
+    fields_by_id: dict[str, dict[str, Any]]
+    progress: Progress
+    now: datetime
+
+
+def _prepare(run: _Run, chunk: Chunk, before: Progress) -> _Batch:
+    """Check a chunk's metadata (declaring new fields), create its datasets, count it."""
     errors = list(chunk.errors)
     settled = _settle_metadata(chunk.rows, errors)
     now = datetime.now(UTC)
     fields_by_id: dict[str, dict[str, Any]] = {}
     for _, row, checked in settled:
         fields_by_id[row_id(row.global_key)] = _row_fields(row, checked)
-    new_datasets = {f["dataset"] for f in fields_by_id.values()} - run.datasets
-    if new_datasets:
-        for dataset in sorted(new_datasets):
-            objects.ensure_dataset(dataset, now=now)
-        run.datasets |= new_datasets
-    if fields_by_id:
-        decide = merge.manifest_write(fields_by_id, run.uri, run.generation, now)
-        row_store.mutate_rows(CATALOG, list(fields_by_id), decide, now=now)
+    for dataset in sorted({f["dataset"] for f in fields_by_id.values()} - run.datasets):
+        objects.ensure_dataset(dataset, now=now)
+        run.datasets.add(dataset)
     errors.sort()
-    progress = run.progress.advanced(
+    progress = before.advanced(
         offset=chunk.end, lines=chunk.lines, written=len(settled), blank=chunk.blank, errors=errors
     )
+    return _Batch(fields_by_id, progress, now)
+
+
+def _write(run: _Run, batch: _Batch) -> None:
+    """Write a prepared chunk's rows, then move the report's cursor past it."""
+    if batch.fields_by_id:
+        decide = merge.manifest_write(batch.fields_by_id, run.uri, run.generation, batch.now)
+        row_store.mutate_rows(CATALOG, list(batch.fields_by_id), decide, now=batch.now)
     imports.save_progress(
         run.report_id,
         run.owner,
         expected_offset=run.progress.offset,
-        fields=progress.fields(),
-        now=now,
+        fields=batch.progress.fields(),
+        now=batch.now,
     )
-    run.progress = progress
-    return progress
+    run.progress = batch.progress
+
+
+def _pump(run: _Run, lines: Iterator[storage.Line], deadline: float) -> bool:
+    """Land chunk after chunk until the end (True) or the deadline (False).
+
+    The next chunk is read and checked while the previous one is written: one writer thread,
+    so chunks land, and the cursor moves, in order. Before this returns or raises, the last
+    write has finished (its error, if any, is the one raised).
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="manifest-writer") as writer:
+        writing: Future[None] | None = None
+        try:
+            planned = run.progress
+            for chunk in chunks(lines, after_line=planned.line):
+                batch = _prepare(run, chunk, planned)
+                if writing is not None:
+                    writing.result()
+                writing = writer.submit(_write, run, batch)
+                planned = batch.progress
+                if time.monotonic() >= deadline:
+                    return False
+            return True
+        finally:
+            if writing is not None:
+                writing.result()
 
 
 def _close(run: _Run, *, status: str | None, message: str | None = None) -> None:
@@ -313,11 +351,10 @@ def _import(run: _Run, deadline: float) -> Outcome:
         size=run.size, start=run.progress.offset, max_line_bytes=MAX_LINE_BYTES,
     )  # fmt: skip
     try:
-        for chunk in chunks(lines, after_line=run.progress.line):
-            _land(run, chunk)
-            if time.monotonic() >= deadline:
-                _close(run, status=None)
-                return run.outcome(Action.CONTINUING, f"stopped after line {run.progress.line}")
+        finished = _pump(run, lines, deadline)
+        if not finished:
+            _close(run, status=None)
+            return run.outcome(Action.CONTINUING, f"stopped after line {run.progress.line}")
     except storage.ObjectGone:
         message = f"the manifest was deleted after line {run.progress.line}, before it was read"
         _close(run, status=imports.FAILED, message=message)
