@@ -17,7 +17,6 @@ Every step is idempotent, so a repeated event leaves the same state, whatever th
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from shared import storage
@@ -35,8 +34,6 @@ from shared.store import rows as row_store
 from shared.store.objects import Claim
 from shared.store.schema import load_schema
 from shared.store.scopes import CATALOG
-
-log = logging.getLogger(__name__)
 
 KIND = "media"
 
@@ -89,15 +86,13 @@ def _metadata(obj: StorageObject) -> tuple[dict[str, object], list[str]]:
 
 
 def _report_problems(obj: StorageObject, errors: list[str], now: datetime) -> str:
-    """Record what was left out of the row (the row itself landed)."""
+    """Record the metadata values left out of the object's row (the row lands without them)."""
     doc = imports.new_report(
         obj.bucket, obj.name, obj.generation, kind="object", status=imports.DONE, now=now
     )
     doc.update(
-        rowsWritten=1,
-        linesRejected=0,
         errors=[error_entry(None, reason) for reason in errors],
-        message="the row landed without the metadata values listed in errors",
+        message="metadata values left out of the row: see errors",
     )
     imports.put_report(doc)
     return str(doc["id"])
