@@ -6,13 +6,14 @@ data takes the production path: storage emulator -> notification -> bridge -> in
 Firestore -> API. Steps, each idempotent:
 
 1. declare the metadata fields (PATCH /v1/metadataSchema) and create the example catalog
-   slices, before any data, so that rows flow into the slices as they land;
+   slices before any data, so that rows flow into the slices as they land; in the
+   background, create the model runs with their generated and example slices;
 2. upload the images with their metadata and wait until every row shows the uploaded
    generation; then the label manifests (``imports/*.ndjson``) and wait for the labels (an
    object already in the bucket with the same bytes and metadata is not uploaded again);
 3. meanwhile, train the digits classifier (out-of-fold predictions);
-4. create the model runs (by name, if missing), upload their predictions
-   (``model-runs/<runId>/predictions.ndjson``) and wait for the nine generated slices;
+4. upload the runs' predictions (``model-runs/<runId>/predictions.ndjson``) and wait until
+   every row is scored and the nine generated slices of each run are ready;
 5. create the example slices of the model runs, and print a summary.
 
 The data is generated from fixed seeds (``local/demo_data.py``), so every load uploads the same
@@ -399,8 +400,7 @@ def load(
     line.show("demo: generating the data...")
 
     # In the background while the images land: the classifier trains (its predictions are
-    # needed only once the rows are there), and the model runs are made with their generated
-    # slices (while a run is empty, its slices' builds are instant).
+    # needed only once the rows are there), and the model runs are made with their slices.
     background = ThreadPoolExecutor(2, thread_name_prefix="demo")
     try:
         predicted = background.submit(demo_data.digits, digits)
@@ -408,21 +408,28 @@ def load(
         digit_set = demo_data.digits(digits, predictions=False)
         api.wait_ready()
         api.patch("/v1/metadataSchema", {"fields": demo_data.SCHEMA})
+        # The catalog's slices before any data: rows get their membership as they land.
         result.catalog_slices = ensure_slices(api, {"catalog": {}}, CATALOG_SLICES)
         result.runs_unavailable = model_runs_available(api)
         runs = None
         if result.runs_unavailable is None:
-            # One after the other: side by side, their slice builds contend in Firestore.
-            runs = background.submit(
-                lambda: [prepare_run(api, s.run) for s in (shape_set, digit_set)]
-            )
+            # One run after the other: side by side, their slices' builds contend in Firestore.
+            runs = background.submit(lambda: [prepare_run(api, s) for s in (shape_set, digit_set)])
         Catalog(api, bucket, result, line, timeout).land([shape_set, digit_set])
         result.catalog_slices = _build_until_ready(
             api, result.catalog_slices, time.monotonic() + timeout
         )
         result.sets = [shape_set, predicted.result()]
         if runs is not None and result.complete:
-            load_runs(api, bucket, result, runs.result(), line=line, timeout=timeout)
+            if not runs.done():
+                line.show("demo: waiting for the model runs' slices to be made...")
+            try:
+                made = runs.result(timeout=timeout)
+            except TimeoutError:
+                result.complete = False
+                result.problems.append(f"the model runs were not made in {timeout:.0f} s")
+            else:
+                load_runs(api, bucket, result, made, line=line, timeout=timeout)
     finally:
         background.shutdown(wait=False, cancel_futures=True)
     result.seconds = time.monotonic() - started
@@ -431,11 +438,13 @@ def load(
     return result
 
 
-def prepare_run(api: Api, body: Mapping[str, Any]) -> dict[str, Any]:
-    """The run (created when missing), with its nine generated slices."""
-    run = ensure_run(api, body)
+def prepare_run(api: Api, demo_set: DemoSet) -> dict[str, Any]:
+    """The set's run (created when missing), with its nine generated slices and the demo's
+    example slices in its scope."""
+    run = ensure_run(api, demo_set.run)
     # The import of the predictions would make them too; made first, they are only found.
     api.retrying(partial(api.post, f"/v1/modelRuns/{run['id']}/slices:generate", None))
+    ensure_slices(api, {"modelRun": run["id"]}, RUN_SLICES.get(demo_set.dataset, ()))
     return run
 
 
