@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from shared.models import Annotation, DataRow, Media
+from shared.models import Annotation, DataRow, Media, ModelRunRow
 
 MEMBERSHIP_FIELDS = ("sliceIds", "sliceEnteredAt")
 
@@ -48,6 +48,20 @@ def row_to_api(doc: Mapping[str, Any]) -> DataRow:
             "generation": doc.get("generation"),
             "createdAt": doc.get("createdAt"),
             "updatedAt": doc.get("updatedAt"),
+        }
+    )
+
+
+def run_row_to_api(run_id: str, doc: Mapping[str, Any]) -> ModelRunRow:
+    """A stored model-run row as the API shows it: its data row, predictions and metrics."""
+    return ModelRunRow.model_validate(
+        {
+            "id": doc["id"],
+            "modelRun": run_id,
+            "dataRow": row_to_api(doc),
+            "predictions": doc.get("predictions") or [],
+            "metrics": doc.get("metrics") or {},
+            "split": doc.get("split"),
         }
     )
 

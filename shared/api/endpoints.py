@@ -161,7 +161,10 @@ def explore_slice(req: ApiRequest) -> Reply:
     )
     return Reply(
         SliceDataRowList(
-            data_rows=page.rows, next_page_token=page.next_page_token, complete=page.complete
+            data_rows=page.rows,
+            next_page_token=page.next_page_token,
+            complete=page.complete,
+            model_run_rows=page.run_rows,
         )
     )
 

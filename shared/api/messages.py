@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.models import ApiModel, DataRow, Dataset, Slice
+from shared.models import ApiModel, DataRow, Dataset, ModelRunRow, Slice
 
 
 class DataRowList(ApiModel):
@@ -23,6 +23,11 @@ class DataRowList(ApiModel):
 class SliceDataRowList(DataRowList):
     complete: bool = Field(
         description="False while the slice is building: rows may still be added or removed."
+    )
+    model_run_rows: list[ModelRunRow] | None = Field(
+        default=None,
+        description="For a model run's slice: the same rows, in the same order, with their "
+        "predictions and metrics.",
     )
 
 

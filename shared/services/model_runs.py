@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import page_tokens, storage
-from shared.documents import row_to_api
+from shared.documents import run_row_to_api
 from shared.errors import InvalidArgument, NotFound
 from shared.ids import new_id
 from shared.ingest.reports import Progress
@@ -188,7 +188,7 @@ def list_rows(
     tree = load_filter(filter_value, registry)
     ordering = parse_ordering(order_by, registry)
     page = filtered_page(key, tree, registry, ordering, size=page_size(size), page_token=page_token)
-    return [row_to_model(run_id, doc) for doc in page.docs], page.next_page_token
+    return [run_row_to_api(run_id, doc) for doc in page.docs], page.next_page_token
 
 
 def get_row(run_id: str, row_id: str) -> ModelRunRow:
@@ -196,21 +196,7 @@ def get_row(run_id: str, row_id: str) -> ModelRunRow:
     doc = row_store.get_row(run_store.scope_key(run_id), row_id)
     if doc is None:
         raise NotFound(f"model run {run_id!r} has no row {row_id!r}")
-    return row_to_model(run_id, doc)
-
-
-def row_to_model(run_id: str, doc: Mapping[str, Any]) -> ModelRunRow:
-    """A stored model-run row as the API shows it."""
-    return ModelRunRow.model_validate(
-        {
-            "id": doc["id"],
-            "modelRun": run_id,
-            "dataRow": row_to_api(doc),
-            "predictions": doc.get("predictions") or [],
-            "metrics": doc.get("metrics") or {},
-            "split": doc.get("split"),
-        }
-    )
+    return run_row_to_api(run_id, doc)
 
 
 def to_api(doc: Mapping[str, Any]) -> ModelRun:

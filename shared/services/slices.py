@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import builds, page_tokens
-from shared.documents import row_to_api
+from shared.documents import row_to_api, run_row_to_api
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound
 from shared.filters import FieldRegistry
 from shared.ids import new_id
-from shared.models import DataRow, Slice, SliceCreate, SliceSaveAs, SliceUpdate
+from shared.models import DataRow, ModelRunRow, Slice, SliceCreate, SliceSaveAs, SliceUpdate
 from shared.models import scope_key as scope_key_of
 from shared.services.filtering import both_forms, load_filter, registry_for
 from shared.services.listing import cursor_of, query_key
@@ -54,6 +54,7 @@ class SliceRows:
     next_page_token: str
     complete: bool
     documents_read: int
+    run_rows: list[ModelRunRow] | None = None  # a model-run slice's rows, with their metrics
 
 
 def create_slice(body: SliceCreate, *, build_seconds: float | None = None) -> Slice:
@@ -269,11 +270,13 @@ def explore(
     token = ""
     if len(docs) == limit:
         token = page_tokens.encode(token_key, *cursor_of(docs[-1][1], docs[-1][0], ordering))
+    run_id = model_run_of(key)
     return SliceRows(
         rows=[row_to_api(row) for _, row in docs],
         next_page_token=token,
         complete=doc.get("status") == "ready",
         documents_read=len(docs),
+        run_rows=None if run_id is None else [run_row_to_api(run_id, row) for _, row in docs],
     )
 
 

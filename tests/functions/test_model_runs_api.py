@@ -117,6 +117,14 @@ def explore(client: FlaskClient, slice_id: str, size: int = 3) -> list[str]:
     raise AssertionError("paging did not end")
 
 
+def explore_metrics(client: FlaskClient, slice_id: str, metric: str) -> list[object]:
+    """One metric of a model-run slice's rows, as explore answers them (modelRunRows)."""
+    page = client.get(f"/v1/slices/{slice_id}/dataRows?pageSize=1000").get_json()
+    run_rows = page["modelRunRows"]
+    assert [r["id"] for r in run_rows] == [r["id"] for r in page["dataRows"]]
+    return [r["metrics"][metric] for r in run_rows]
+
+
 # ---- runs -------------------------------------------------------------------------------
 
 
@@ -364,6 +372,7 @@ def test_an_upload_makes_the_nine_slices_and_each_explores_in_its_promised_order
     listed = client.get(f"/v1/slices?scope=modelRun:{run}&pageSize=100").get_json()["slices"]
     assert sorted(s["auto"] for s in listed) == sorted(str(spec.kind) for spec in AUTO_SLICES)
     rows = all_rows(client, run)
+    by_id = {row["id"]: row for row in rows}
     by_kind = {s["auto"]: s for s in listed}
     nonempty = 0
     for spec in AUTO_SLICES:
@@ -374,6 +383,9 @@ def test_an_upload_makes_the_nine_slices_and_each_explores_in_its_promised_order
         want = expected_order(rows, spec.metric, spec.op, spec.sort_metric,
                               spec.direction == "desc")  # fmt: skip
         assert explore(client, made["id"]) == want, spec.kind
+        assert explore_metrics(client, made["id"], spec.sort_metric) == [
+            by_id[row_id]["metrics"][spec.sort_metric] for row_id in want
+        ], spec.kind
         assert made["rowCount"] == len(want)
         nonempty += bool(want)
     assert nonempty == 9  # the data exercises every slice
