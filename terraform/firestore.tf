@@ -81,6 +81,9 @@ locals {
     "dataRows.labels"  = { collection = "dataRows", field = "labels" }
     "rows.labels"      = { collection = "rows", field = "labels" }
     "rows.predictions" = { collection = "rows", field = "predictions" }
+    # Per-class counts: one map entry per class, read whole, never queried.
+    "rows.classCounts"      = { collection = "rows", field = "classCounts" }
+    "modelRuns.classTotals" = { collection = "modelRuns", field = "classTotals" }
   }
 }
 

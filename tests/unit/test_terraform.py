@@ -246,7 +246,13 @@ def test_exploring_a_slice_by_id_descending_has_its_index() -> None:
 
 def test_large_arrays_are_unindexed_and_slice_entry_times_are_not() -> None:
     unindexed = {(f["collection"], f["field"]) for f in locals_()["unindexed_fields"].values()}
-    assert unindexed == {("dataRows", "labels"), ("rows", "labels"), ("rows", "predictions")}
+    assert unindexed == {
+        ("dataRows", "labels"),
+        ("rows", "labels"),
+        ("rows", "predictions"),
+        ("rows", "classCounts"),
+        ("modelRuns", "classTotals"),
+    }
     for kind, name, body in all_resources():
         if kind == "google_firestore_field":
             assert "sliceEnteredAt" not in list(strings(body)), name
