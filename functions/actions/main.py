@@ -16,9 +16,11 @@ import os
 import flask
 import functions_framework
 
+from shared import logs
 from shared.actions.tick import tick
 from shared.api.errors import MethodNotAllowed, error_response
 
+logs.configure()
 log = logging.getLogger("actions")
 
 DEFAULT_BUDGET_SECONDS = 240.0

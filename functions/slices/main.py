@@ -6,7 +6,10 @@ Deployed with entry point ``slices``; all routing and logic live in :mod:`shared
 import flask
 import functions_framework
 
+from shared import logs
 from shared.api.app import handle
+
+logs.configure()
 
 
 @functions_framework.http
