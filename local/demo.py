@@ -26,13 +26,14 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from local import demo_data, demo_summary
 from local.demo_client import Api, ApiError, Upload, landing_bucket, sync
@@ -49,6 +50,7 @@ POLL_SECONDS = 0.25
 CHECK_WINDOW = 64  # rows checked per round, from the oldest still pending
 CHECK_WORKERS = 4
 NDJSON = "application/x-ndjson"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -315,6 +317,24 @@ def top_rows(api: Api, slice_id: str, run_id: str, count: int = 3) -> list[dict[
 # ---- the whole load ----------------------------------------------------------------------
 
 
+def in_background(work: Callable[..., T], *args: Any) -> Future[T]:
+    """``work(*args)`` on a daemon thread: when Ctrl-C stops the stack in the middle of a
+    load, the process exits at once instead of waiting for it."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(work(*args))
+            except BaseException as error:  # handed to whoever waits on it
+                future.set_exception(error)
+
+    threading.Thread(
+        target=run, name=f"demo-{getattr(work, '__name__', 'work')}", daemon=True
+    ).start()
+    return future
+
+
 @dataclass
 class Catalog:
     """Lands the sets in the catalog: images first, then, once their rows are there, the label
@@ -401,37 +421,33 @@ def load(
 
     # In the background while the images land: the classifier trains (its predictions are
     # needed only once the rows are there), and the model runs are made with their slices.
-    background = ThreadPoolExecutor(2, thread_name_prefix="demo")
-    try:
-        predicted = background.submit(demo_data.digits, digits)
-        shape_set = demo_data.shapes(shapes)
-        digit_set = demo_data.digits(digits, predictions=False)
-        api.wait_ready()
-        api.patch("/v1/metadataSchema", {"fields": demo_data.SCHEMA})
-        # The catalog's slices before any data: rows get their membership as they land.
-        result.catalog_slices = ensure_slices(api, {"catalog": {}}, CATALOG_SLICES)
-        result.runs_unavailable = model_runs_available(api)
-        runs = None
-        if result.runs_unavailable is None:
-            # One run after the other: side by side, their slices' builds contend in Firestore.
-            runs = background.submit(lambda: [prepare_run(api, s) for s in (shape_set, digit_set)])
-        Catalog(api, bucket, result, line, timeout).land([shape_set, digit_set])
-        result.catalog_slices = _build_until_ready(
-            api, result.catalog_slices, time.monotonic() + timeout
-        )
-        result.sets = [shape_set, predicted.result()]
-        if runs is not None and result.complete:
-            if not runs.done():
-                line.show("demo: waiting for the model runs' slices to be made...")
-            try:
-                made = runs.result(timeout=timeout)
-            except TimeoutError:
-                result.complete = False
-                result.problems.append(f"the model runs were not made in {timeout:.0f} s")
-            else:
-                load_runs(api, bucket, result, made, line=line, timeout=timeout)
-    finally:
-        background.shutdown(wait=False, cancel_futures=True)
+    predicted = in_background(demo_data.digits, digits)
+    shape_set = demo_data.shapes(shapes)
+    digit_set = demo_data.digits(digits, predictions=False)
+    api.wait_ready()
+    api.patch("/v1/metadataSchema", {"fields": demo_data.SCHEMA})
+    # The catalog's slices before any data: rows get their membership as they land.
+    result.catalog_slices = ensure_slices(api, {"catalog": {}}, CATALOG_SLICES)
+    result.runs_unavailable = model_runs_available(api)
+    runs = None
+    if result.runs_unavailable is None:
+        # One run after the other: side by side, their slices' builds contend in Firestore.
+        runs = in_background(lambda: [prepare_run(api, s) for s in (shape_set, digit_set)])
+    Catalog(api, bucket, result, line, timeout).land([shape_set, digit_set])
+    result.catalog_slices = _build_until_ready(
+        api, result.catalog_slices, time.monotonic() + timeout
+    )
+    result.sets = [shape_set, predicted.result()]
+    if runs is not None and result.complete:
+        if not runs.done():
+            line.show("demo: waiting for the model runs' slices to be made...")
+        try:
+            made = runs.result(timeout=timeout)
+        except TimeoutError:
+            result.complete = False
+            result.problems.append(f"the model runs were not made in {timeout:.0f} s")
+        else:
+            load_runs(api, bucket, result, made, line=line, timeout=timeout)
     result.seconds = time.monotonic() - started
     out.write(demo_summary.render(result, env_file=env_file, token=api.token is not None) + "\n")
     out.flush()

@@ -185,6 +185,10 @@ def sync(
             on_upload(1)
         return upload.name, int(blob.generation)
 
-    with ThreadPoolExecutor(UPLOAD_WORKERS, thread_name_prefix="upload") as pool:
+    pool = ThreadPoolExecutor(UPLOAD_WORKERS, thread_name_prefix="upload")
+    try:
         generations.update(pool.map(put, todo))
+    finally:
+        # On Ctrl-C, drop the uploads not started (the emulator is about to go away).
+        pool.shutdown(wait=True, cancel_futures=True)
     return generations, len(todo)
