@@ -22,7 +22,7 @@ DIGITS, SHAPES = 100, 12
 def loaded(stack: RunningStack) -> tuple[DemoResult, str]:
     stack.require("ingest", "slices")
     out = io.StringIO()
-    result = demo.load(stack.env, digits=DIGITS, shapes=SHAPES, out=out, timeout=120)
+    result = demo.load(stack.env, digits=DIGITS, shapes=SHAPES, out=out)
     return result, out.getvalue()
 
 
@@ -125,7 +125,7 @@ def test_loading_again_changes_nothing(
     before = {s.dataset: _rows(api, s.dataset) for s in first.sets}
     slices_before = api.list_all("/v1/slices", "slices")
 
-    again = demo.load(stack.env, digits=DIGITS, shapes=SHAPES, out=io.StringIO(), timeout=120)
+    again = demo.load(stack.env, digits=DIGITS, shapes=SHAPES, out=io.StringIO())
 
     assert again.complete, again.problems
     assert again.uploaded == 0  # every object was already in the bucket, as it is
