@@ -257,7 +257,7 @@ def _write(run: _Run, batch: _Batch) -> None:
     """Write a prepared chunk's rows, then move the report's cursor past it."""
     if batch.fields_by_id:
         decide = merge.manifest_write(batch.fields_by_id, run.uri, run.generation, batch.now)
-        row_store.mutate_rows(CATALOG, list(batch.fields_by_id), decide, now=batch.now)
+        row_store.mutate_rows(CATALOG, list(batch.fields_by_id), decide)
     imports.save_progress(
         run.report_id,
         run.owner,

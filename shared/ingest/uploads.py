@@ -65,9 +65,7 @@ def on_finalized(obj: StorageObject, dataset: str, now: datetime) -> Outcome:
         "metadata": metadata,
     }
     rid = row_id(obj.uri)
-    result = row_store.mutate_rows(
-        CATALOG, [rid], merge.object_write(fields, obj.generation, now), now=now
-    )
+    result = row_store.mutate_rows(CATALOG, [rid], merge.object_write(fields, obj.generation, now))
     record = objects.get_record(obj.bucket, obj.name)
     if record is not None and record.deleted and record.generation >= obj.generation:
         remove_row(rid, record.generation)

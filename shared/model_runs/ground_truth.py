@@ -87,5 +87,5 @@ def land(
         key = global_key(bucket, dataset, image.file_name)
         by_id[row_id(key)] = (key, image)
         keys[image.id] = key
-    row_store.mutate_rows(CATALOG, list(by_id), labelled(by_id, dataset, source, now), now=now)
+    row_store.mutate_rows(CATALOG, list(by_id), labelled(by_id, dataset, source, now))
     return keys

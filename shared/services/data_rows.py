@@ -76,7 +76,7 @@ def update_row(row_id: str, update: DataRowUpdate) -> DataRow:
         new["updatedAt"] = moment
         return new
 
-    result = row_store.mutate_rows(CATALOG, [row_id], decide, now=moment)
+    result = row_store.mutate_rows(CATALOG, [row_id], decide)
     if not result.written:
         raise NotFound(f"data row {row_id!r} does not exist")
     return get_row(row_id)

@@ -89,7 +89,6 @@ def mutate_rows(  # noqa: PLR0912 (one read-decide-commit round, retried)
     ids: Sequence[str],
     decide: Decide,
     *,
-    now: datetime | None = None,
     also: Also | None = None,
 ) -> MutationResult:
     """Read-modify-write up to 500 rows of a scope, atomically, with membership set.
@@ -108,7 +107,9 @@ def mutate_rows(  # noqa: PLR0912 (one read-decide-commit round, retried)
         result = MutationResult(attempts=attempt)
         try:
             slice_set = slice_sets.current(scope_key)
-            moment = now or datetime.now(UTC)
+            # Entry times are taken just before each commit, never earlier: scheduled actions
+            # take rows up to a settle delay behind now and must not miss a late commit.
+            moment = datetime.now(UTC)
             batch = db().batch()
             changes: list[RowChange] = []
             for snapshot in _get_all(refs):
