@@ -9,7 +9,6 @@ failed). All logic lives in :mod:`shared.actions.tick`.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 
@@ -33,5 +32,5 @@ def actions(request: flask.Request) -> flask.typing.ResponseReturnValue:
     budget = float(os.environ.get("ACTIONS_BUDGET_SECONDS", DEFAULT_BUDGET_SECONDS))
     report = tick(budget_seconds=budget)
     summary = report.to_json()
-    log.info(json.dumps({"tick": summary}, default=str))
+    log.info("tick", extra={"tick": summary})
     return flask.jsonify(summary), 200 if report.ok else 500

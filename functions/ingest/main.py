@@ -7,7 +7,6 @@ delivers the event again later.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -15,9 +14,11 @@ import time
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from shared import logs
 from shared.errors import PermanentError
 from shared.ingest import handle_storage_event
 
+logs.configure()
 log = logging.getLogger("ingest")
 
 # Of the function's 540 s limit, a manifest import stops here and continues later.
@@ -32,6 +33,6 @@ def ingest(event: CloudEvent) -> None:
     try:
         outcome = handle_storage_event(event["type"], event.data, deadline=started + budget)
     except PermanentError as error:
-        log.warning(json.dumps({**where, "acknowledged": error.message}))
+        log.warning("acknowledged a permanent error", extra={**where, "error": error.message})
         return
-    log.info(json.dumps({**where, **outcome.log_fields()}))
+    log.info("ingested", extra={**where, **outcome.log_fields()})
