@@ -307,11 +307,11 @@ def wait_for_run(
         time.sleep(POLL_SECONDS * 2)
 
 
-def top_rows(api: Api, slice_id: str, run_id: str, count: int = 3) -> list[dict[str, Any]]:
-    """The first rows of a run's slice in its order, each as the run holds it (with its
-    predictions and metrics; exploring a slice answers the data rows)."""
+def top_rows(api: Api, slice_id: str, count: int = 3) -> list[dict[str, Any]]:
+    """The first rows of a run's slice in its order, each with its predictions and metrics."""
     page = api.get(f"/v1/slices/{slice_id}/dataRows", pageSize=count)
-    return [api.get(f"/v1/modelRuns/{run_id}/rows/{row['id']}") for row in page["dataRows"]]
+    rows: list[dict[str, Any]] = page.get("modelRunRows") or []
+    return rows
 
 
 # ---- the whole load ----------------------------------------------------------------------
@@ -500,7 +500,7 @@ def load_runs(
         examples = _build_until_ready(api, examples, time.monotonic() + timeout)
         entry = RunResult(demo_set, run, slices=[*auto, *examples])
         for found in entry.slices:
-            entry.top_rows[found["id"]] = top_rows(api, found["id"], run["id"])
+            entry.top_rows[found["id"]] = top_rows(api, found["id"])
         result.runs.append(entry)
 
 
