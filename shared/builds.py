@@ -21,14 +21,20 @@ from google.cloud.firestore import DocumentSnapshot
 from pydantic import TypeAdapter
 
 from shared.filters import FieldRegistry, Filter, compile_filter
+from shared.ids import new_id
 from shared.store import rows as row_store
 from shared.store import slices as slice_store
 from shared.store.schema import load_schema
 from shared.store.scopes import scope_kind
 
+Document = dict[str, Any]
+
 log = logging.getLogger(__name__)
 _FILTER = TypeAdapter(Filter)
 CHUNK_ROWS = 300
+# A build lease outlives its holder's deadline by this much, then another worker may take over.
+LEASE_MARGIN_SECONDS = 30.0
+MAX_LEASE_SECONDS = 3600.0
 MAX_CHUNK_RETRIES = 5
 
 
@@ -39,6 +45,7 @@ class BuildReport:
     rows_scanned: int = 0
     rows_changed: int = 0
     superseded: bool = False
+    busy: bool = False
 
 
 def advance_build(slice_id: str, *, deadline: float, chunk_rows: int = CHUNK_ROWS) -> BuildReport:
@@ -47,6 +54,21 @@ def advance_build(slice_id: str, *, deadline: float, chunk_rows: int = CHUNK_ROW
     report = BuildReport(slice_id, ready=doc["status"] == "ready")
     if report.ready:
         return report
+    owner = new_id()
+    seconds = min(max(deadline - time.monotonic(), 0), MAX_LEASE_SECONDS) + LEASE_MARGIN_SECONDS
+    if not slice_store.acquire_build_lease(slice_id, owner, seconds=seconds):
+        report.busy = True  # another worker is building it: leave it to them
+        return report
+    try:
+        return _advance(doc, report, deadline=deadline, chunk_rows=chunk_rows)
+    finally:
+        slice_store.release_build_lease(slice_id, owner)
+
+
+def _advance(
+    doc: Document, report: BuildReport, *, deadline: float, chunk_rows: int
+) -> BuildReport:
+    slice_id = doc["id"]
     scope_key, generation = doc["scopeKey"], doc["buildGeneration"]
     registry = FieldRegistry(scope_kind(scope_key), load_schema())
     matches = compile_filter(_FILTER.validate_python(doc["filter"]), registry)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -209,6 +209,43 @@ def building_slices(limit: int = 50) -> list[Document]:
 
 def shards(slice_id: str) -> list[Document]:
     return [{"prefix": s.id, **(s.to_dict() or {})} for s in db().get_all(_shard_refs(slice_id))]
+
+
+def acquire_build_lease(slice_id: str, owner: str, *, seconds: float) -> bool:
+    """Take the slice's build lease unless another worker holds an unexpired one.
+
+    One builder per slice: two builders finishing shards of one slice at once contend on the
+    slice document in every transaction (and the emulator deadlocks such pairs).
+    """
+
+    @firestore.transactional  # type: ignore[untyped-decorator]
+    def apply(transaction: firestore.Transaction) -> bool:
+        snapshot = _slice_ref(slice_id).get(transaction=transaction)
+        if not snapshot.exists:
+            raise NotFound(f"slice {slice_id!r} does not exist")
+        now = datetime.now(UTC)
+        lease = (snapshot.to_dict() or {}).get("buildLease") or {}
+        if lease.get("owner") not in (None, owner) and lease.get("until") and lease["until"] > now:
+            return False
+        until = now + timedelta(seconds=seconds)
+        transaction.update(snapshot.reference, {"buildLease": {"owner": owner, "until": until}})
+        return True
+
+    result: bool = apply(db().transaction())
+    return result
+
+
+def release_build_lease(slice_id: str, owner: str) -> None:
+    """Give the lease back (a no-op if it expired and someone else took it, or the slice went)."""
+
+    @firestore.transactional  # type: ignore[untyped-decorator]
+    def apply(transaction: firestore.Transaction) -> None:
+        snapshot = _slice_ref(slice_id).get(transaction=transaction)
+        lease = (snapshot.to_dict() or {}).get("buildLease") or {} if snapshot.exists else {}
+        if lease.get("owner") == owner:
+            transaction.update(snapshot.reference, {"buildLease": firestore.DELETE_FIELD})
+
+    apply(db().transaction())
 
 
 class BuildSuperseded(Exception):

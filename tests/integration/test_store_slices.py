@@ -142,3 +142,27 @@ def test_deleting_a_slice_strips_it_from_rows() -> None:
     # New rows no longer see it either.
     _rows(1, lambda n: "train")
     assert _members(created["id"]) == set()
+
+
+def test_one_builder_at_a_time_and_a_released_lease_is_free() -> None:
+    _rows(20, lambda n: "train")
+    created = slices.create_slice(slice_doc("leased", split_is("train")))
+    assert slices.acquire_build_lease(created["id"], "other worker", seconds=60)
+
+    busy = builds.advance_build(created["id"], deadline=time.monotonic() + FAR)
+
+    assert busy.busy
+    assert not busy.ready
+    assert _members(created["id"]) == set()
+    slices.release_build_lease(created["id"], "other worker")
+    done = builds.advance_build(created["id"], deadline=time.monotonic() + FAR)
+    assert done.ready
+    assert len(_members(created["id"])) == 20
+    assert "buildLease" not in slices.get_slice(created["id"])
+
+
+def test_an_expired_lease_is_taken_over() -> None:
+    _rows(5, lambda n: "train")
+    created = slices.create_slice(slice_doc("stale lease", split_is("train")))
+    assert slices.acquire_build_lease(created["id"], "crashed worker", seconds=0)
+    assert builds.advance_build(created["id"], deadline=time.monotonic() + FAR).ready
