@@ -340,7 +340,9 @@ def resume(report: Mapping[str, Any], *, deadline: float) -> Outcome:
                Progress.from_report(leased))  # fmt: skip
     try:
         return _import(run, deadline)
-    except TransientError:
+    except BaseException:
+        # Whatever stopped this worker, the next delivery or tick may resume at once instead
+        # of waiting for the lease to expire.
         _release_quietly(run)
         raise
 

@@ -121,7 +121,9 @@ def resume(report: Mapping[str, Any], *, deadline: float) -> Outcome:
     job = _Import(report["id"], owner, leased, Progress.from_report(leased))
     try:
         return _run(job, deadline)
-    except TransientError:
+    except BaseException:
+        # Whatever stopped this worker, the next delivery or tick may resume at once instead
+        # of waiting for the lease to expire.
         _release_quietly(job)
         raise
 
