@@ -78,14 +78,30 @@ class Emulator:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate by PID, then kill if it does not exit in time."""
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
+        stop_process(self.process, timeout)
+
+
+def signal_group(pid: int, sig: int) -> None:
+    """Signal the process and, when it leads its own process group (as everything started here
+    does), the children it forked: a server's workers must not outlive it holding its port."""
+    with contextlib.suppress(ProcessLookupError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM to the process's group, SIGKILL to it if the process lingers past ``timeout``."""
+    if process.poll() is not None:
+        signal_group(process.pid, signal.SIGKILL)  # reap leftover children of a dead leader
+        return
+    signal_group(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        signal_group(process.pid, signal.SIGKILL)
+        process.wait(timeout)
 
 
 def free_port() -> int:

@@ -6,15 +6,15 @@ us signal an unrelated process that happens to have been given the same PID late
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from local.emulators import signal_group
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,12 @@ def terminate(record: Recorded, timeout: float = 10.0) -> bool:
     """SIGTERM the recorded process, SIGKILL it if it lingers; False if it was not running."""
     if not is_alive(record):
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(record.pid, signal.SIGTERM)
+    signal_group(record.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while is_alive(record) and time.monotonic() < deadline:
         time.sleep(0.05)
     if is_alive(record):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(record.pid, signal.SIGKILL)
+        signal_group(record.pid, signal.SIGKILL)
     return True
 
 

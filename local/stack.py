@@ -266,14 +266,10 @@ class Stack:
         ):
             for process in group:
                 if process.poll() is None:
-                    process.terminate()
+                    emulators.signal_group(process.pid, signal.SIGTERM)
             deadline = time.monotonic() + 10
             for process in group:
-                try:
-                    process.wait(max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
+                emulators.stop_process(process, max(0.1, deadline - time.monotonic()))
 
 
 def create_topics(pubsub_host: str) -> None:
