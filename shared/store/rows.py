@@ -56,6 +56,8 @@ Also = Callable[[Sequence[RowChange]], Mapping[firestore.DocumentReference, Docu
 _CONFLICTS = (gexc.FailedPrecondition, gexc.Aborted, gexc.Conflict)
 _UNAVAILABLE = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError)
 MAX_ATTEMPTS = 8
+# A batch of several rows that conflicts this often is split (one busy row must not starve it).
+SPLIT_AFTER_CONFLICTS = 3
 
 
 @dataclass
@@ -84,74 +86,100 @@ def _put(
     batch.update(snapshot.reference, update, option=_precondition(snapshot))
 
 
-def mutate_rows(  # noqa: PLR0912 (one read-decide-commit round, retried)
+def mutate_rows(
     scope_key: str,
     ids: Sequence[str],
     decide: Decide,
     *,
     also: Also | None = None,
 ) -> MutationResult:
-    """Read-modify-write up to 500 rows of a scope, atomically, with membership set.
+    """Read-modify-write up to 500 rows of a scope in one commit, with membership set.
 
     ``decide(row_id, current_document_or_None)`` returns the new document (without membership
     fields), ``None`` to delete, or :data:`KEEP`. It must be a pure function of its arguments:
     on a conflict it is called again with the fresh document. ``also`` adds writes to the same
-    commit from the changes decided (its writes count against the 500 of one commit).
+    commit from the changes decided (its writes count against the 500 of one commit). A batch
+    that keeps conflicting is split in halves, so that one busy row cannot starve the others.
     """
     if len(ids) > MAX_BATCH_WRITES:
         raise ValueError(f"at most {MAX_BATCH_WRITES} rows per mutation")
     collection = rows_collection(scope_key)
     refs = [collection.document(row_id) for row_id in dict.fromkeys(ids)]
-    result = MutationResult()
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        result = MutationResult(attempts=attempt)
-        try:
-            slice_set = slice_sets.current(scope_key)
-            # Entry times are taken just before each commit, never earlier: scheduled actions
-            # take rows up to a settle delay behind now and must not miss a late commit.
-            moment = datetime.now(UTC)
-            batch = db().batch()
-            changes: list[RowChange] = []
-            for snapshot in _get_all(refs):
-                current = snapshot.to_dict() if snapshot.exists else None
-                new = decide(snapshot.id, current)
-                if isinstance(new, _Keep):
-                    result.unchanged += 1
-                elif new is None:
-                    if snapshot.exists:
-                        batch.delete(snapshot.reference, option=_precondition(snapshot))
-                        result.deleted.append(snapshot.id)
-                        changes.append(RowChange(snapshot.id, current, None))
-                    else:
-                        result.unchanged += 1
-                else:
-                    membership = {
-                        k: current[k] for k in MEMBERSHIP_FIELDS if current and k in current
-                    }
-                    new = {**new, **membership, "id": snapshot.id}
-                    set_membership(new, slice_set.match(new), moment)
-                    _put(batch, snapshot, new)
-                    result.written.append(snapshot.id)
-                    changes.append(RowChange(snapshot.id, current, new))
-            if also is not None and changes:
-                extra = also(changes)
-                if len(changes) + len(extra) > MAX_BATCH_WRITES:
-                    raise ValueError(f"at most {MAX_BATCH_WRITES} writes per mutation")
-                for ref, fields in extra.items():
-                    batch.set(ref, fields, merge=True)
-            if result.written or result.deleted:
-                batch.commit()
-        except _CONFLICTS as conflict:
-            log.info("row write conflict, retrying (attempt %d): %s", attempt, conflict)
+    attempts = MAX_ATTEMPTS if len(refs) == 1 else SPLIT_AFTER_CONFLICTS
+    for attempt in range(1, attempts + 1):
+        result = _round(scope_key, refs, decide, also)
+        if result is None:
             continue
-        except _UNAVAILABLE as unavailable:
-            raise TransientError(f"Firestore unavailable: {unavailable}") from unavailable
-        if result.written:
-            refresh_membership_until_stable(scope_key, result.written, slice_set.version)
+        result.attempts = attempt
         if scope_key == CATALOG:
             _follow_data_rows(refs)
         return result
-    raise TransientError(f"rows kept changing under {MAX_ATTEMPTS} attempts to write them")
+    if len(refs) == 1:
+        raise TransientError(f"a row kept changing under {MAX_ATTEMPTS} attempts to write it")
+    half = len(refs) // 2
+    merged = MutationResult(attempts=attempts)
+    failure: TransientError | None = None
+    for part in (refs[:half], refs[half:]):
+        try:  # the other half lands even when this one keeps failing
+            done = mutate_rows(scope_key, [r.id for r in part], decide, also=also)
+        except TransientError as error:
+            failure = error
+            continue
+        merged.written += done.written
+        merged.deleted += done.deleted
+        merged.unchanged += done.unchanged
+    if failure is not None:
+        raise failure
+    return merged
+
+
+def _round(
+    scope_key: str,
+    refs: Sequence[firestore.DocumentReference],
+    decide: Decide,
+    also: Also | None,
+) -> MutationResult | None:
+    """One read-decide-commit round; None when a concurrent writer made the commit fail."""
+    result = MutationResult()
+    try:
+        slice_set = slice_sets.current(scope_key)
+        # Entry times are taken just before each commit, never earlier: scheduled actions
+        # take rows up to a settle delay behind now and must not miss a late commit.
+        moment = datetime.now(UTC)
+        batch = db().batch()
+        changes: list[RowChange] = []
+        for snapshot in _get_all(refs):
+            current = snapshot.to_dict() if snapshot.exists else None
+            new = decide(snapshot.id, current)
+            if isinstance(new, _Keep) or (new is None and not snapshot.exists):
+                result.unchanged += 1
+            elif new is None:
+                batch.delete(snapshot.reference, option=_precondition(snapshot))
+                result.deleted.append(snapshot.id)
+                changes.append(RowChange(snapshot.id, current, None))
+            else:
+                membership = {k: current[k] for k in MEMBERSHIP_FIELDS if current and k in current}
+                new = {**new, **membership, "id": snapshot.id}
+                set_membership(new, slice_set.match(new), moment)
+                _put(batch, snapshot, new)
+                result.written.append(snapshot.id)
+                changes.append(RowChange(snapshot.id, current, new))
+        if also is not None and changes:
+            extra = also(changes)
+            if len(changes) + len(extra) > MAX_BATCH_WRITES:
+                raise ValueError(f"at most {MAX_BATCH_WRITES} writes per mutation")
+            for ref, fields in extra.items():
+                batch.set(ref, fields, merge=True)
+        if result.written or result.deleted:
+            batch.commit()
+    except _CONFLICTS as conflict:
+        log.info("row write conflict, retrying: %s", conflict)
+        return None
+    except _UNAVAILABLE as unavailable:
+        raise TransientError(f"Firestore unavailable: {unavailable}") from unavailable
+    if result.written:
+        refresh_membership_until_stable(scope_key, result.written, slice_set.version)
+    return result
 
 
 def _follow_data_rows(refs: Sequence[firestore.DocumentReference]) -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from google.cloud import firestore
+
+from shared.errors import TransientError
 from shared.metadata import MetadataField, MetadataKind
 from shared.store import rows, schema, slices
 from shared.store.client import db
@@ -117,3 +121,24 @@ def test_membership_is_per_scope() -> None:
 
     assert rows.get_row("catalog", key_id("a/1.png"))["sliceIds"] == []  # type: ignore[index]
     assert rows.get_row("modelRun:run1", key_id("a/1.png"))["sliceIds"] == [in_run["id"]]  # type: ignore[index]
+
+
+def test_a_row_that_never_stops_changing_does_not_starve_the_rest_of_its_batch() -> None:
+    keys = [f"a/{n}.png" for n in range(6)]
+    for key in keys:
+        _put(key, labelCount=0)
+    hot = key_id(keys[0])
+
+    def decide(row: str, current: dict[str, Any] | None) -> dict[str, Any]:
+        assert current is not None
+        if row == hot:  # another writer changes this row between every read and commit
+            db().collection("dataRows").document(hot).update({"touched": firestore.Increment(1)})
+        fresh = {k: v for k, v in current.items() if not k.startswith("slice")}
+        return {**fresh, "labelCount": 7}
+
+    with pytest.raises(TransientError, match="kept changing"):
+        rows.mutate_rows("catalog", [key_id(k) for k in keys], decide)
+
+    landed = rows.get_rows("catalog", [key_id(k) for k in keys[1:]])
+    assert {doc["labelCount"] for doc in landed.values()} == {7}
+    assert rows.get_row("catalog", hot)["labelCount"] == 0  # type: ignore[index]
