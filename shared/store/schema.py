@@ -17,12 +17,15 @@ from shared.store.client import CONFIG, db
 SCHEMA_DOCUMENT = "metadataSchema"
 
 
-def _ref() -> firestore.DocumentReference:
+def schema_ref() -> firestore.DocumentReference:
     return db().collection(CONFIG).document(SCHEMA_DOCUMENT)
 
 
 def load_schema() -> MetadataSchema:
-    snapshot = _ref().get()
+    return schema_from(schema_ref().get())
+
+
+def schema_from(snapshot: firestore.DocumentSnapshot) -> MetadataSchema:
     return (
         MetadataSchema.model_validate(snapshot.to_dict()) if snapshot.exists else MetadataSchema()
     )
@@ -66,17 +69,12 @@ def add_fields(
 
     @firestore.transactional  # type: ignore[untyped-decorator]
     def apply(transaction: firestore.Transaction) -> MetadataSchema:
-        snapshot = _ref().get(transaction=transaction)
-        current = (
-            MetadataSchema.model_validate(snapshot.to_dict())
-            if snapshot.exists
-            else MetadataSchema()
-        )
+        current = schema_from(schema_ref().get(transaction=transaction))
         merged = merge_fields(current, additions, first_wins=first_wins)
         if merged.fields == current.fields:
             return current
         merged.version = current.version + 1
-        transaction.set(_ref(), merged.model_dump(mode="json"))
+        transaction.set(schema_ref(), merged.model_dump(mode="json"))
         return merged
 
     result: MetadataSchema = apply(client.transaction())

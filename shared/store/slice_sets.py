@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 
 from shared.filters import FieldRegistry, Filter, compile_slices
 from shared.store.client import SLICE_SETS, SLICES, db
-from shared.store.schema import load_schema
+from shared.store.schema import schema_from, schema_ref
 from shared.store.scopes import scope_kind
 
 _FILTER = TypeAdapter(Filter)
@@ -51,13 +51,21 @@ def bump_version(transaction: firestore.Transaction, scope_key: str) -> None:
 
 
 def current(scope_key: str) -> SliceSet:
-    """The compiled slice set at the scope's current version (cached per process)."""
-    version = read_version(scope_key)
-    schema = load_schema()
+    """The compiled slice set at the scope's current version (cached per process).
+
+    The set's version and the schema's are read in one round trip, and the schema is only
+    parsed when the set is compiled: a writer calls this once per batch of rows.
+    """
+    by_path = {s.reference.path: s for s in db().get_all([version_ref(scope_key), schema_ref()])}
+    set_snapshot = by_path[version_ref(scope_key).path]
+    schema_snapshot = by_path[schema_ref().path]
+    version = int(set_snapshot.get("version") or 0) if set_snapshot.exists else 0
+    schema_version = int(schema_snapshot.get("version") or 0) if schema_snapshot.exists else 0
     with _lock:
         cached = _cache.get(scope_key)
-        if cached and cached.version == version and cached.schema_version == schema.version:
+        if cached and cached.version == version and cached.schema_version == schema_version:
             return cached
+    schema = schema_from(schema_snapshot)
     registry = FieldRegistry(scope_kind(scope_key), schema)
     query = db().collection(SLICES).where(filter=firestore.FieldFilter("scopeKey", "==", scope_key))
     filters = {snap.id: _FILTER.validate_python(snap.get("filter")) for snap in query.stream()}

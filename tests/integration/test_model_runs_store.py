@@ -157,6 +157,22 @@ def test_model_run_rows_follow_their_data_rows_changes_and_deletion() -> None:
         assert got["rows"] == 1
 
 
+def test_the_runs_holding_rows_are_found_for_more_ids_than_the_parallel_queries_cover() -> None:
+    ids = put_catalog(*(labelled(f"street/{i:03d}.jpg") for i in range(400)))
+    assert run_store.runs_holding(ids) == {}  # no run at all yet
+    first, second = new_run(), new_run()
+    assert run_store.runs_holding(ids) == {}  # runs, but none holds these rows
+    writes.put_predictions(first, {rid: predict() for rid in ids[:350]})
+    writes.put_predictions(second, {rid: predict() for rid in ids[100:]})
+    # 400 ids are 14 queries of 30, more than run at once.
+    assert len(ids) > run_store.MAX_IN_VALUES * run_store.PARALLEL_QUERIES
+    found = run_store.runs_holding([*ids, "f" * 32])
+    assert {run: sorted(held) for run, held in found.items()} == {
+        first: sorted(ids[:350]),
+        second: sorted(ids[100:]),
+    }
+
+
 def test_a_sync_repairs_copies_left_stale_and_skips_runs_that_are_gone() -> None:
     (a,) = put_catalog(labelled("street/a.jpg", Annotation(name="car", bbox=CAR)))
     run = new_run()
