@@ -10,16 +10,7 @@ from shared.actions import service
 from shared.actions.models import Action, ActionCreate, ActionList, ActionRunList
 from shared.api.messages import Empty
 from shared.api.requests import ApiRequest
-from shared.api.routing import QueryParam, Reply, Route
-from shared.services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-
-PAGE_SIZE = QueryParam(
-    "pageSize",
-    {"type": "integer", "minimum": 0},
-    f"Items per page: {DEFAULT_PAGE_SIZE} when 0 or absent; above {MAX_PAGE_SIZE} it is "
-    f"{MAX_PAGE_SIZE}.",
-)
-PAGE_TOKEN = QueryParam("pageToken", {"type": "string"}, "nextPageToken of the previous page.")
+from shared.api.routing import PAGE_SIZE, PAGE_TOKEN, Reply, Route
 
 
 def create_action(req: ApiRequest) -> Reply:

@@ -13,7 +13,7 @@ from shared.api.actions_endpoints import ACTION_ROUTES
 from shared.api.messages import DataRowList, DatasetList, Empty, SliceDataRowList, SliceList
 from shared.api.model_run_endpoints import MODEL_RUN_ROUTES
 from shared.api.requests import ApiRequest
-from shared.api.routing import QueryParam, Reply, Route
+from shared.api.routing import PAGE_SIZE, PAGE_TOKEN, QueryParam, Reply, Route
 from shared.metadata import MetadataSchema
 from shared.models import (
     DataRow,
@@ -26,21 +26,9 @@ from shared.models import (
 )
 from shared.services import data_rows, datasets, filtering, metadata_schema, slices
 from shared.services.metadata_schema import MetadataSchemaPatch
-from shared.services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 # ---- parameters -------------------------------------------------------------------------
 
-PAGE_SIZE = QueryParam(
-    "pageSize",
-    {"type": "integer", "minimum": 0},
-    f"Rows per page: {DEFAULT_PAGE_SIZE} when 0 or absent; above {MAX_PAGE_SIZE} it is "
-    f"{MAX_PAGE_SIZE}. A page may hold fewer rows and still have a next page.",
-)
-PAGE_TOKEN = QueryParam(
-    "pageToken",
-    {"type": "string"},
-    "nextPageToken of the previous page; keep every other parameter the same.",
-)
 FILTER = QueryParam(
     "filter",
     {"type": "string"},

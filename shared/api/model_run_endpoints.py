@@ -7,7 +7,7 @@ operations are dispatched and described in the OpenAPI document like every other
 from __future__ import annotations
 
 from shared.api.requests import ApiRequest
-from shared.api.routing import QueryParam, Reply, Route
+from shared.api.routing import PAGE_SIZE, PAGE_TOKEN, QueryParam, Reply, Route
 from shared.errors import PayloadTooLarge
 from shared.model_runs.messages import (
     GeneratedSliceList,
@@ -19,22 +19,10 @@ from shared.model_runs.messages import (
 from shared.models import ModelRun, ModelRunCreate, ModelRunRow, ModelRunUpdate
 from shared.services import filtering
 from shared.services import model_runs as service
-from shared.services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 # The same lines as a prediction file in the bucket, as the request body.
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 
-PAGE_SIZE = QueryParam(
-    "pageSize",
-    {"type": "integer", "minimum": 0},
-    f"Items per page: {DEFAULT_PAGE_SIZE} when 0 or absent; above {MAX_PAGE_SIZE} it is "
-    f"{MAX_PAGE_SIZE}. A page may hold fewer and still have a next page.",
-)
-PAGE_TOKEN = QueryParam(
-    "pageToken",
-    {"type": "string"},
-    "nextPageToken of the previous page; keep every other parameter the same.",
-)
 FILTER = QueryParam(
     "filter",
     {"type": "string"},

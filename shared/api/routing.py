@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request
 
+from shared.services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from shared.services.resource_ids import RESOURCE_ID_PATTERN
 
 ID_PATTERN = RESOURCE_ID_PATTERN
@@ -37,6 +38,20 @@ class QueryParam:
     schema: dict[str, Any]
     description: str
     location: str = "query"
+
+
+# Every list endpoint pages the same way.
+PAGE_SIZE = QueryParam(
+    "pageSize",
+    {"type": "integer", "minimum": 0},
+    f"Items per page: {DEFAULT_PAGE_SIZE} when 0 or absent; above {MAX_PAGE_SIZE} it is "
+    f"{MAX_PAGE_SIZE}. A page may hold fewer and still have a next page.",
+)
+PAGE_TOKEN = QueryParam(
+    "pageToken",
+    {"type": "string"},
+    "nextPageToken of the previous page; keep every other parameter the same.",
+)
 
 
 @dataclass(frozen=True)
