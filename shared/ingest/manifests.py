@@ -20,7 +20,6 @@ still lands the rows the new version does not state, as in-order delivery would.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -32,7 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared import storage
+from shared import ndjson, storage
 from shared.documents import label_fields
 from shared.errors import TransientError
 from shared.ids import row_id
@@ -44,6 +43,7 @@ from shared.ingest.outcome import Action, Outcome
 from shared.ingest.reports import Progress
 from shared.metadata import MetadataField
 from shared.models import DataRowCreate
+from shared.ndjson import Blank
 from shared.store import imports, objects
 from shared.store import rows as row_store
 from shared.store.client import MAX_BATCH_WRITES
@@ -52,115 +52,37 @@ from shared.store.scopes import CATALOG
 
 log = logging.getLogger(__name__)
 
-MAX_LINE_BYTES = 256 * 1024
 # A chunk ends at whichever comes first (the byte bound keeps a commit under Firestore's 10 MiB).
 CHUNK_ROWS = MAX_BATCH_WRITES
 CHUNK_LINES = 5000
 CHUNK_ROW_BYTES = 4 * 1024 * 1024
 # A lease outlives its worker's deadline by this much before another worker may take over.
 LEASE_MARGIN = timedelta(seconds=60)
-BOM = b"\xef\xbb\xbf"
 KIND = "manifest"
 
 
-class _Blank:
-    pass
-
-
-BLANK = _Blank()
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_line(data: bytes | None, *, first: bool = False) -> DataRowCreate | str | _Blank:  # noqa: PLR0911
+def parse_line(data: bytes | None, first: bool = False) -> DataRowCreate | str | Blank:
     """One manifest line as a row, or the reason it is rejected, or BLANK (pure)."""
-    if data is None:
-        return f"line longer than {MAX_LINE_BYTES} bytes"
-    if first and data.startswith(BOM):
-        data = data[len(BOM) :]
-    if data.endswith(b"\r"):
-        data = data[:-1]
-    if not data.strip():
-        return BLANK
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return f"not valid UTF-8 (byte {error.start + 1})"
-    try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        return f"invalid JSON: {error.msg} (column {error.colno})"
-    except ValueError as error:
-        return f"invalid JSON: {error}"
-    except RecursionError:
-        return "invalid JSON: nested too deeply"
+    value = ndjson.decode_object(data, first=first)
     if not isinstance(value, dict):
-        return f"expected a JSON object, got {type(value).__name__}"
+        return value
     try:
         row = DataRowCreate.model_validate(value)
     except ValidationError as error:
-        return _describe(error)
+        return ndjson.describe(error)
     if "media_type" not in row.model_fields_set:
         mime = row.media.mime_type or media_types.mime_type(None, row.row_data)
         row.media_type = media_types.media_type(mime)
     return row
 
 
-def _describe(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors(include_url=False)[:3]:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"]).lstrip(
-            "."
-        )
-        problems.append(f"{where or 'line'}: {item['msg']}")
-    more = error.error_count() - len(problems)
-    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
-
-
-@dataclass
-class Chunk:
-    """Consecutive lines of a manifest, ending at byte ``end``."""
-
-    first_line: int
-    end: int = 0
-    lines: int = 0
-    blank: int = 0
-    row_bytes: int = 0
-    rows: list[tuple[int, DataRowCreate]] = field(default_factory=list)
-    errors: list[tuple[int, str]] = field(default_factory=list)
-
-    @property
-    def full(self) -> bool:
-        return (
-            len(self.rows) >= CHUNK_ROWS
-            or self.lines >= CHUNK_LINES
-            or self.row_bytes >= CHUNK_ROW_BYTES
-        )
+BOUNDS = ndjson.Bounds(rows=CHUNK_ROWS, lines=CHUNK_LINES, row_bytes=CHUNK_ROW_BYTES)
+Chunk = ndjson.Chunk[DataRowCreate]
 
 
 def chunks(lines: Iterator[storage.Line], *, after_line: int) -> Iterator[Chunk]:
     """Parse lines into chunks; line numbers continue from ``after_line`` (pure over ``lines``)."""
-    chunk = Chunk(first_line=after_line + 1)
-    number = after_line
-    for line in lines:
-        number += 1
-        chunk.lines += 1
-        chunk.end = line.end
-        parsed = parse_line(line.data, first=line.start == 0)
-        if isinstance(parsed, _Blank):
-            chunk.blank += 1
-        elif isinstance(parsed, str):
-            chunk.errors.append((number, parsed))
-        else:
-            chunk.rows.append((number, parsed))
-            chunk.row_bytes += len(line.data or b"")
-        if chunk.full:
-            yield chunk
-            chunk = Chunk(first_line=number + 1)
-    if chunk.lines:
-        yield chunk
+    return ndjson.chunks(ndjson.parse_lines(lines, parse_line), BOUNDS, after_line=after_line)
 
 
 def _row_fields(row: DataRowCreate, metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -295,14 +217,13 @@ def _pump(run: _Run, lines: Iterator[storage.Line], deadline: float) -> bool:
 
 def _close(run: _Run, *, status: str | None, message: str | None = None) -> None:
     """Release the lease; with a status, finish the report."""
-    now = datetime.now(UTC)
-    fields: dict[str, Any] = {"leaseOwner": None, "leaseUntil": None}
-    if status is not None:
-        fields.update(status=status, finishedAt=now)
-    if message is not None:
-        fields["message"] = message
-    imports.save_progress(
-        run.report_id, run.owner, expected_offset=run.progress.offset, fields=fields, now=now
+    imports.release(
+        run.report_id,
+        run.owner,
+        expected_offset=run.progress.offset,
+        now=datetime.now(UTC),
+        status=status,
+        message=message,
     )
 
 
@@ -350,7 +271,7 @@ def resume(report: Mapping[str, Any], *, deadline: float) -> Outcome:
 def _import(run: _Run, deadline: float) -> Outcome:
     lines = storage.iter_lines(
         run.bucket, run.name, run.generation,
-        size=run.size, start=run.progress.offset, max_line_bytes=MAX_LINE_BYTES,
+        size=run.size, start=run.progress.offset, max_line_bytes=ndjson.MAX_LINE_BYTES,
     )  # fmt: skip
     try:
         finished = _pump(run, lines, deadline)

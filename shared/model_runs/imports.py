@@ -38,9 +38,9 @@ from shared.ingest.events import StorageObject
 from shared.ingest.outcome import Action, Outcome
 from shared.ingest.reports import MAX_REPORTED_ERRORS, Progress, error_entry
 from shared.model_runs import coco, generated_slices, ground_truth, uploads
-from shared.model_runs.lines import MAX_LINE_BYTES
 from shared.model_runs.objects import IMPORTS_PREFIX, Kind, Target
 from shared.models import PredictionLine
+from shared.ndjson import MAX_LINE_BYTES
 from shared.store import imports, transient
 from shared.store import model_runs as run_store
 from shared.store.datasets import ensure_dataset
@@ -169,14 +169,14 @@ def _save(job: _Import, progress: Progress, **extra: Any) -> None:
 
 
 def _close(job: _Import, *, status: str | None, message: str | None = None) -> None:
-    now = datetime.now(UTC)
-    fields: dict[str, Any] = {"leaseOwner": None, "leaseUntil": None}
-    if status is not None:
-        fields.update(status=status, finishedAt=now)
-    if message is not None:
-        fields["message"] = message
-    imports.save_progress(
-        job.report_id, job.owner, expected_offset=job.progress.offset, fields=fields, now=now
+    """Release the lease; with a status, finish the report."""
+    imports.release(
+        job.report_id,
+        job.owner,
+        expected_offset=job.progress.offset,
+        now=datetime.now(UTC),
+        status=status,
+        message=message,
     )
 
 

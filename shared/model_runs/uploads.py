@@ -10,12 +10,11 @@ import report's rule: ``linesRead == rowsWritten + linesRejected + linesBlank``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
-from shared import storage
+from shared import ndjson, storage
 from shared.ids import row_id
 from shared.model_runs import writes
-from shared.model_runs.lines import Blank, parse_line
+from shared.model_runs.lines import parse_line
 from shared.models import PredictionLine
 from shared.store import rows as row_store
 from shared.store.scopes import CATALOG
@@ -24,41 +23,13 @@ CHUNK_ROWS = writes.CHUNK_ROWS
 CHUNK_LINES = 5000
 
 
-@dataclass
-class Chunk:
-    """Consecutive lines, ending at byte ``end`` of their object (0 when not from a file)."""
-
-    end: int = 0
-    lines: int = 0
-    blank: int = 0
-    rows: list[tuple[int, PredictionLine]] = field(default_factory=list)
-    errors: list[tuple[int, str]] = field(default_factory=list)
-
-    @property
-    def full(self) -> bool:
-        return len(self.rows) >= CHUNK_ROWS or self.lines >= CHUNK_LINES
+BOUNDS = ndjson.Bounds(rows=CHUNK_ROWS, lines=CHUNK_LINES)
+Chunk = ndjson.Chunk[PredictionLine]
 
 
 def chunks(lines: Iterable[storage.Line], *, after_line: int = 0) -> Iterator[Chunk]:
     """Parse lines into chunks; line numbers continue from ``after_line`` (pure)."""
-    chunk = Chunk()
-    number = after_line
-    for line in lines:
-        number += 1
-        chunk.lines += 1
-        chunk.end = line.end
-        parsed = parse_line(line.data, first=line.start == 0)
-        if isinstance(parsed, Blank):
-            chunk.blank += 1
-        elif isinstance(parsed, str):
-            chunk.errors.append((number, parsed))
-        else:
-            chunk.rows.append((number, parsed))
-        if chunk.full:
-            yield chunk
-            chunk = Chunk()
-    if chunk.lines:
-        yield chunk
+    return ndjson.chunks(ndjson.parse_lines(lines, parse_line), BOUNDS, after_line=after_line)
 
 
 def target_id(line: PredictionLine) -> str:

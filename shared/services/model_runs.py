@@ -15,21 +15,21 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import page_tokens, storage
+from shared import ndjson, page_tokens, storage
 from shared.documents import run_row_to_api
 from shared.errors import InvalidArgument, NotFound
 from shared.ids import new_id
 from shared.ingest.reports import Progress
 from shared.model_runs import generated_slices, recompute, totals, uploads
-from shared.model_runs.lines import MAX_LINE_BYTES, parse_value
+from shared.model_runs.lines import parse_value
 from shared.model_runs.messages import GeneratedSliceList, ImportProblem, PredictionImport
 from shared.models import (
     ModelRun,
     ModelRunCreate,
     ModelRunRow,
     ModelRunUpdate,
-    PredictionLine,
 )
+from shared.ndjson import MAX_LINE_BYTES
 from shared.services import slices as slice_service
 from shared.services.filtering import load_filter, registry_for
 from shared.services.listing import filtered_page, query_key
@@ -151,19 +151,8 @@ def upload_predictions(
 
 
 def _value_chunks(values: Iterable[Any]) -> Iterator[uploads.Chunk]:
-    chunk = uploads.Chunk()
-    for number, value in enumerate(values, 1):
-        chunk.lines += 1
-        parsed = parse_value(value)
-        if isinstance(parsed, PredictionLine):
-            chunk.rows.append((number, parsed))
-        else:
-            chunk.errors.append((number, parsed))
-        if chunk.full:
-            yield chunk
-            chunk = uploads.Chunk()
-    if chunk.lines:
-        yield chunk
+    parsed = ((0, 0, parse_value(value)) for value in values)
+    return ndjson.chunks(parsed, uploads.BOUNDS)
 
 
 def generate_slices(run_id: str, *, request_seconds: float = REQUEST_SECONDS) -> GeneratedSliceList:

@@ -120,6 +120,24 @@ def save_progress(
         raise LeaseLost(report) from conflict
 
 
+def release(
+    report: str,
+    owner: str,
+    *,
+    expected_offset: int,
+    now: datetime,
+    status: str | None = None,
+    message: str | None = None,
+) -> None:
+    """Give the lease up; with a status, finish the report (and say why, with a message)."""
+    fields: dict[str, Any] = {"leaseOwner": None, "leaseUntil": None}
+    if status is not None:
+        fields.update(status=status, finishedAt=now)
+    if message is not None:
+        fields["message"] = message
+    save_progress(report, owner, expected_offset=expected_offset, fields=fields, now=now)
+
+
 def unfinished(*, limit: int = 50, kinds: Sequence[str] | None = None) -> list[Document]:
     """Running imports, of these kinds if given (indexes: the automatic ones on ``status``
     and ``kind``, merged)."""

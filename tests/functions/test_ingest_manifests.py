@@ -13,9 +13,9 @@ from google.cloud.firestore import FieldFilter
 
 from shared.ids import row_id
 from shared.ingest import Action, continue_imports, handle_storage_event, manifests
-from shared.ingest.manifests import MAX_LINE_BYTES
 from shared.metadata import MetadataField, MetadataKind
 from shared.models import SliceCreate
+from shared.ndjson import MAX_LINE_BYTES
 from shared.services import slices as slice_service
 from shared.store import datasets, imports
 from shared.store import rows as row_store
@@ -138,7 +138,7 @@ def test_a_malformed_manifest_lands_its_good_lines_and_reports_the_bad_ones_exac
     assert errors[7] == "not valid UTF-8 (byte 16)"
     assert errors[9] == "colour: Extra inputs are not permitted"
     assert errors[10] == "metadata.weather: expected a string, got a number"
-    assert errors[11] == "expected a JSON object, got list"
+    assert errors[11] == "expected a JSON object, got an array"
     assert errors[12] == "invalid JSON: NaN is not valid JSON"
     assert errors[13] == "labels[0].bbox.width: Input should be greater than or equal to 0"
     assert errors[14] == "invalid JSON: nested too deeply"

@@ -13,17 +13,11 @@ from hypothesis import strategies as st
 
 from shared.ingest import merge
 from shared.ingest import metadata as meta
-from shared.ingest.manifests import (
-    BLANK,
-    CHUNK_LINES,
-    CHUNK_ROWS,
-    MAX_LINE_BYTES,
-    chunks,
-    parse_line,
-)
+from shared.ingest.manifests import CHUNK_LINES, CHUNK_ROWS, chunks, parse_line
 from shared.ingest.reports import MAX_REPORTED_ERRORS, Progress
 from shared.metadata import MetadataField, MetadataKind, MetadataSchema
 from shared.models import DataRowCreate, MediaType
+from shared.ndjson import BLANK, MAX_LINE_BYTES
 from shared.storage import Line, split_lines
 from shared.store.rows import KEEP
 
@@ -53,7 +47,7 @@ def test_a_good_line_parses_and_infers_its_media_type_from_row_data() -> None:
         (b"{", False, "invalid JSON: Expecting property name enclosed in double quotes (column 2)"),
         (b'{"a": Infinity}', False, "invalid JSON: Infinity is not valid JSON"),
         (b"[" * 50_000, False, "invalid JSON: nested too deeply"),
-        (b'"text"', False, "expected a JSON object, got str"),
+        (b'"text"', False, "expected a JSON object, got a string"),
         (b"{}", False, "globalKey: Field required; rowData: Field required; dataset: Field"),
         (json.dumps({**GOOD, "dataset": "a b"}).encode(), False, "dataset: String should match"),
         (json.dumps({**GOOD, "labels": [{"name": ""}]}).encode(), False, "labels[0].name: String"),
@@ -118,12 +112,12 @@ def test_chunks_end_at_the_row_and_line_bounds_and_keep_line_numbers() -> None:
     good = json.dumps(GOOD).encode()
     lines = numbered(*([good] * (CHUNK_ROWS + 3)))
     first, second = chunks(iter(lines), after_line=10)
-    assert (first.first_line, len(first.rows), first.end) == (
+    assert (first.rows[0][0], len(first.rows), first.end) == (
         11,
         CHUNK_ROWS,
         lines[CHUNK_ROWS - 1].end,
     )
-    assert (second.first_line, len(second.rows), second.rows[0][0]) == (CHUNK_ROWS + 11, 3, 511)
+    assert (len(second.rows), second.rows[0][0], second.end) == (3, CHUNK_ROWS + 11, lines[-1].end)
     bad = numbered(*([b"{"] * (CHUNK_LINES + 1)))
     parts = list(chunks(iter(bad), after_line=0))
     assert [(len(p.errors), p.lines) for p in parts] == [(CHUNK_LINES, CHUNK_LINES), (1, 1)]

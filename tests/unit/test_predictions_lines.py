@@ -7,9 +7,10 @@ import json
 import pytest
 
 from shared.ids import row_id
-from shared.model_runs.lines import BLANK, MAX_LINE_BYTES, parse_line, parse_value
-from shared.model_runs.uploads import Chunk, chunks, target_id
+from shared.model_runs.lines import parse_line, parse_value
+from shared.model_runs.uploads import chunks, target_id
 from shared.models import PredictionLine
+from shared.ndjson import BLANK, MAX_LINE_BYTES
 from shared.storage import Line
 
 EXAMPLE = {
@@ -107,7 +108,7 @@ def test_chunks_number_lines_and_count_every_line_once() -> None:
     good = json.dumps(EXAMPLE).encode()
     found = list(chunks(_lines(good, b"", b"{", good), after_line=10))
     assert len(found) == 1
-    chunk: Chunk = found[0]
+    chunk = found[0]
     assert (chunk.lines, chunk.blank) == (4, 1)
     assert [number for number, _ in chunk.rows] == [11, 14]
     assert [number for number, _ in chunk.errors] == [13]
