@@ -23,9 +23,11 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-# Fails at once, saying how to install what is missing, instead of deep inside a test.
-check-tools: venv
-	@$(BIN)/python -m local.check_tools
+# Runs first, on the system Python: a missing emulator or Java fails at once, saying how to
+# install it, instead of after the installs or deep inside a test.
+check-tools:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
+	@$(PYTHON) -m local.check_tools
 
 lint: venv
 	$(BIN)/ruff check .
@@ -39,10 +41,10 @@ unit: venv
 
 # The test fixtures start the emulators on free loopback ports and stop them by PID,
 # also when a test fails or the run is interrupted.
-test: lint typecheck tf-check check-tools
+test: check-tools lint typecheck tf-check
 	$(BIN)/pytest
 
-bench: venv check-tools
+bench: check-tools venv
 	$(BIN)/python -m bench
 
 clean:

@@ -5,7 +5,7 @@
 
 RUN_FLAGS ?=
 
-run: venv check-tools
+run: check-tools venv
 	$(BIN)/python -m local.stack up $(RUN_FLAGS)
 
 stop:
