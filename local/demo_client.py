@@ -24,7 +24,7 @@ from google.cloud import storage
 UPLOAD_WORKERS = 8
 
 
-class ApiError(Exception):
+class ApiError(RuntimeError):
     """An answer other than 2xx, with the AIP-193 body when there is one."""
 
     def __init__(self, method: str, path: str, status: int, body: Any) -> None:

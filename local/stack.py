@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from google.api_core.exceptions import GoogleAPIError
+
 from local import demo, emulators, ports
 from local.bridge import ACK_DEADLINE_SECONDS
 from local.run_dir import RunDir, is_alive, terminate
@@ -386,7 +388,8 @@ def up(run: RunDir, load_demo: bool) -> int:
         code = stack.supervise()
     except Interrupted:
         pass
-    except (RuntimeError, OSError, emulators.EmulatorMissing) as error:
+    # The demo's API errors are RuntimeErrors; its uploads raise GoogleAPIError.
+    except (RuntimeError, OSError, GoogleAPIError) as error:
         print(f"error: {error}", file=sys.stderr)
         for name, process, log in stack.processes():
             if process.poll() is not None:
