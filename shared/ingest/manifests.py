@@ -134,6 +134,7 @@ class _Run:
     size: int
     progress: Progress
     datasets: set[str] = field(default_factory=set)
+    rows_new: bool = True
 
     @property
     def uri(self) -> str:
@@ -179,7 +180,12 @@ def _write(run: _Run, batch: _Batch) -> None:
     """Write a prepared chunk's rows, then move the report's cursor past it."""
     if batch.fields_by_id:
         decide = merge.manifest_write(batch.fields_by_id, run.uri, run.generation, batch.now)
-        row_store.mutate_rows(CATALOG, list(batch.fields_by_id), decide)
+        written = row_store.mutate_rows(
+            CATALOG, list(batch.fields_by_id), decide, expect_new=run.rows_new
+        )
+        # Rows new to the catalog are created without a read; once a chunk meets rows that
+        # exist (a re-import, labels for images already landed), the rest is read first.
+        run.rows_new = written.created_unread
     imports.save_progress(
         run.report_id,
         run.owner,

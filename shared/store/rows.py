@@ -66,6 +66,8 @@ class MutationResult:
     deleted: list[str] = field(default_factory=list)
     unchanged: int = 0
     attempts: int = 0
+    # With ``expect_new``: every row was absent, so they were created without being read.
+    created_unread: bool = False
 
 
 def _precondition(snapshot: firestore.DocumentSnapshot) -> Any:
@@ -74,16 +76,18 @@ def _precondition(snapshot: firestore.DocumentSnapshot) -> Any:
 
 def _put(
     batch: firestore.WriteBatch,
-    snapshot: firestore.DocumentSnapshot,
+    ref: firestore.DocumentReference,
+    snapshot: firestore.DocumentSnapshot | None,
     new: Document,
 ) -> None:
-    """Replace the document, failing the batch if it changed since ``snapshot`` was read."""
-    if not snapshot.exists:
-        batch.create(snapshot.reference, new)
+    """Replace the document, failing the batch if it changed since ``snapshot`` was read
+    (no snapshot, or a missing one: create it, failing the batch if it exists)."""
+    if snapshot is None or not snapshot.exists:
+        batch.create(ref, new)
         return
     old = snapshot.to_dict() or {}
     update = {**new, **{key: firestore.DELETE_FIELD for key in old if key not in new}}
-    batch.update(snapshot.reference, update, option=_precondition(snapshot))
+    batch.update(ref, update, option=_precondition(snapshot))
 
 
 def mutate_rows(
@@ -92,6 +96,7 @@ def mutate_rows(
     decide: Decide,
     *,
     also: Also | None = None,
+    expect_new: bool = False,
 ) -> MutationResult:
     """Read-modify-write up to 500 rows of a scope in one commit, with membership set.
 
@@ -100,11 +105,22 @@ def mutate_rows(
     on a conflict it is called again with the fresh document. ``also`` adds writes to the same
     commit from the changes decided (its writes count against the 500 of one commit). A batch
     that keeps conflicting is split in halves, so that one busy row cannot starve the others.
+
+    ``expect_new`` (a bulk import into rows that likely do not exist yet) first tries to create
+    every row without reading it; if any exists, that commit fails as a whole and the rows are
+    read and written as usual. ``created_unread`` on the result says which way it went.
     """
     if len(ids) > MAX_BATCH_WRITES:
         raise ValueError(f"at most {MAX_BATCH_WRITES} rows per mutation")
     collection = rows_collection(scope_key)
     refs = [collection.document(row_id) for row_id in dict.fromkeys(ids)]
+    if expect_new:
+        created = _round(scope_key, refs, decide, also, unread=True)
+        if created is not None:
+            created.attempts, created.created_unread = 1, True
+            if scope_key == CATALOG:
+                _follow_data_rows(refs)
+            return created
     attempts = MAX_ATTEMPTS if len(refs) == 1 else SPLIT_AFTER_CONFLICTS
     for attempt in range(1, attempts + 1):
         result = _round(scope_key, refs, decide, also)
@@ -138,32 +154,42 @@ def _round(
     refs: Sequence[firestore.DocumentReference],
     decide: Decide,
     also: Also | None,
+    *,
+    unread: bool = False,
 ) -> MutationResult | None:
-    """One read-decide-commit round; None when a concurrent writer made the commit fail."""
+    """One read-decide-commit round; None when a concurrent writer made the commit fail.
+
+    ``unread``: decide every row as absent and create it without reading it; None when one
+    exists (the create fails the whole commit)."""
     result = MutationResult()
     try:
-        slice_set = slice_sets.current(scope_key)
+        # The rows and the slice set's version come in one read.
+        context = slice_sets.context_refs(scope_key)
+        read = context if unread else [*refs, *context]
+        snapshots = _get_all(read)
+        slice_set = slice_sets.from_snapshots(scope_key, snapshots)
+        rows = [None] * len(refs) if unread else snapshots[: len(refs)]
         # Entry times are taken just before each commit, never earlier: scheduled actions
         # take rows up to a settle delay behind now and must not miss a late commit.
         moment = datetime.now(UTC)
         batch = db().batch()
         changes: list[RowChange] = []
-        for snapshot in _get_all(refs):
-            current = snapshot.to_dict() if snapshot.exists else None
-            new = decide(snapshot.id, current)
-            if isinstance(new, _Keep) or (new is None and not snapshot.exists):
+        for ref, snapshot in zip(refs, rows, strict=True):
+            current = snapshot.to_dict() if snapshot and snapshot.exists else None
+            new = decide(ref.id, current)
+            if isinstance(new, _Keep) or (new is None and current is None):
                 result.unchanged += 1
             elif new is None:
-                batch.delete(snapshot.reference, option=_precondition(snapshot))
-                result.deleted.append(snapshot.id)
-                changes.append(RowChange(snapshot.id, current, None))
+                batch.delete(ref, option=_precondition(snapshot))
+                result.deleted.append(ref.id)
+                changes.append(RowChange(ref.id, current, None))
             else:
                 membership = {k: current[k] for k in MEMBERSHIP_FIELDS if current and k in current}
-                new = {**new, **membership, "id": snapshot.id}
+                new = {**new, **membership, "id": ref.id}
                 set_membership(new, slice_set.match(new), moment)
-                _put(batch, snapshot, new)
-                result.written.append(snapshot.id)
-                changes.append(RowChange(snapshot.id, current, new))
+                _put(batch, ref, snapshot, new)
+                result.written.append(ref.id)
+                changes.append(RowChange(ref.id, current, new))
         if also is not None and changes:
             extra = also(changes)
             if len(changes) + len(extra) > MAX_BATCH_WRITES:
@@ -172,7 +198,7 @@ def _round(
                 batch.set(ref, fields, merge=True)
         if result.written or result.deleted:
             batch.commit()
-    except _CONFLICTS as conflict:
+    except _CONFLICTS as conflict:  # (AlreadyExists too: a row created unread exists)
         log.info("row write conflict, retrying: %s", conflict)
         return None
     except _UNAVAILABLE as unavailable:
@@ -230,8 +256,8 @@ def refresh_membership(scope_key: str, ids: Sequence[str]) -> int:
 
 def _get_all(refs: Sequence[firestore.DocumentReference]) -> list[firestore.DocumentSnapshot]:
     """Snapshots in the order of ``refs`` (get_all answers in any order)."""
-    by_id = {snapshot.id: snapshot for snapshot in db().get_all(refs)}
-    return [by_id[ref.id] for ref in refs]
+    by_path = {snapshot.reference.path: snapshot for snapshot in db().get_all(refs)}
+    return [by_path[ref.path] for ref in refs]
 
 
 def get_row(scope_key: str, row_id: str) -> Document | None:

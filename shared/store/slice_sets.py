@@ -50,13 +50,25 @@ def bump_version(transaction: firestore.Transaction, scope_key: str) -> None:
     transaction.set(version_ref(scope_key), {"version": firestore.Increment(1)}, merge=True)
 
 
+def context_refs(scope_key: str) -> list[firestore.DocumentReference]:
+    """The documents a slice set is compiled from: read them with the rows being written,
+    in the same round trip, and pass the snapshots to :func:`from_snapshots`."""
+    return [version_ref(scope_key), schema_ref()]
+
+
 def current(scope_key: str) -> SliceSet:
     """The compiled slice set at the scope's current version (cached per process).
 
     The set's version and the schema's are read in one round trip, and the schema is only
-    parsed when the set is compiled: a writer calls this once per batch of rows.
+    parsed when the set is compiled.
     """
-    by_path = {s.reference.path: s for s in db().get_all([version_ref(scope_key), schema_ref()])}
+    return from_snapshots(scope_key, list(db().get_all(context_refs(scope_key))))
+
+
+def from_snapshots(scope_key: str, snapshots: list[firestore.DocumentSnapshot]) -> SliceSet:
+    """The compiled set for the version and schema in ``snapshots`` (of :func:`context_refs`,
+    in any order, among other documents)."""
+    by_path = {snapshot.reference.path: snapshot for snapshot in snapshots}
     set_snapshot = by_path[version_ref(scope_key).path]
     schema_snapshot = by_path[schema_ref().path]
     version = int(set_snapshot.get("version") or 0) if set_snapshot.exists else 0

@@ -93,6 +93,60 @@ def test_a_concurrent_write_between_read_and_commit_is_not_lost() -> None:
     assert rows.get_row("catalog", row)["labelCount"] == 11  # type: ignore[index]
 
 
+def test_rows_expected_new_are_created_unread_with_their_membership() -> None:
+    _declare_split()
+    train = slices.create_slice(slice_doc("train rows", split_is("train")))
+    keys = ["a/1.png", "a/2.png"]
+    seen: list[dict[str, Any] | None] = []
+
+    def decide(row: str, current: dict[str, Any] | None) -> dict[str, Any]:
+        seen.append(current)
+        return row_doc(keys[0] if row == key_id(keys[0]) else keys[1], metadata={"split": "train"})
+
+    result = rows.mutate_rows("catalog", [key_id(k) for k in keys], decide, expect_new=True)
+
+    assert (result.created_unread, result.attempts, sorted(result.written)) == (
+        True,
+        1,
+        sorted(key_id(k) for k in keys),
+    )
+    assert seen == [None, None]
+    for key in keys:
+        assert rows.get_row("catalog", key_id(key))["sliceIds"] == [train["id"]]  # type: ignore[index]
+
+
+def test_rows_expected_new_that_exist_are_read_and_decided_on_what_is_stored() -> None:
+    _put("a/1.png", labelCount=4)
+    old, new = key_id("a/1.png"), key_id("a/2.png")
+    seen: dict[str, list[int | None]] = {old: [], new: []}
+
+    def decide(row: str, current: dict[str, Any] | None) -> dict[str, Any]:
+        seen[row].append(current["labelCount"] if current else None)
+        count = (current["labelCount"] if current else 0) + 1
+        return row_doc("a/1.png" if row == old else "a/2.png", labelCount=count)
+
+    result = rows.mutate_rows("catalog", [old, new], decide, expect_new=True)
+
+    assert not result.created_unread
+    assert seen == {old: [None, 4], new: [None, None]}  # the unread try, then the stored row
+    assert rows.get_row("catalog", old)["labelCount"] == 5  # type: ignore[index]
+    assert rows.get_row("catalog", new)["labelCount"] == 1  # type: ignore[index]
+
+
+def test_a_slice_saved_while_rows_are_created_unread_still_gets_them() -> None:
+    _declare_split()
+    row = key_id("a/1.png")
+    saved: list[dict[str, Any]] = []
+
+    def decide(_id: str, _current: dict[str, Any] | None) -> dict[str, Any]:
+        if not saved:
+            saved.append(slices.create_slice(slice_doc("train rows", split_is("train"))))
+        return row_doc("a/1.png", metadata={"split": "train"})
+
+    assert rows.mutate_rows("catalog", [row], decide, expect_new=True).created_unread
+    assert rows.get_row("catalog", row)["sliceIds"] == [saved[0]["id"]]  # type: ignore[index]
+
+
 def test_a_slice_saved_while_a_row_is_written_still_gets_the_row() -> None:
     """The race of docs/architecture.md: the slice set changes between compile and commit."""
     _declare_split()
