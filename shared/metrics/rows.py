@@ -18,8 +18,12 @@ Rules beyond the design's text, chosen here:
 - ``iou`` is over objects only: the matched pairs' IoU summed, divided by matched pairs plus
   unmatched objects on either side, capped at 1 (pycocotools' formula can round a pair's IoU
   above 1); None when the row has no object left after filtering.
-- ``confidence`` is the mean score of the kept predictions; ``mislabelConfidence`` the highest
-  score among the false positives; each None when there is none.
+- ``confidence`` is the mean score of the kept predictions; None when there is none.
+- ``mislabelConfidence`` (None without a false positive) is the highest score among the false
+  positives, or, where the model also scored a labelled class of classification, one minus that
+  score, if higher: a label the model gives 0.03 is doubted at 0.97, even when that score was
+  dropped by the threshold. This is confident learning's self-confidence (cleanlab's default
+  ranking); the false-positive score alone ranks flipped labels worse (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -77,7 +81,7 @@ def evaluate_row(
     if not 0 <= confidence_threshold <= 1:
         raise ValueError(f"confidence_threshold must be in [0, 1], got {confidence_threshold!r}")
     run_classes = classes if isinstance(classes, frozenset | set) else frozenset(classes)
-    object_predictions, class_predictions = _kept_predictions(
+    object_predictions, class_predictions, class_scores = _kept_predictions(
         predictions, run_classes, confidence_threshold
     )
     object_truths, class_truths = _kept_labels(labels, run_classes)
@@ -123,35 +127,49 @@ def evaluate_row(
         # from edges); matching keeps the raw value, the row's mean does not.
         iou=min(iou_sum / objects, 1.0) if objects else None,
         confidence=math.fsum(kept_scores) / len(kept_scores) if kept_scores else None,
-        mislabel_confidence=max(fp_scores) if fp_scores else None,
+        mislabel_confidence=_mislabel_confidence(fp_scores, class_truths, class_scores),
     )
     return RowEvaluation(metrics, per_class)
 
 
 def _kept_predictions(
     predictions: Sequence[Prediction], classes: Collection[str], threshold: float
-) -> tuple[dict[str, list[tuple[float, Box]]], dict[str, float]]:
-    """Predictions at or above the threshold and in the run: boxes by class, in upload order,
-    and classifications as class -> highest score."""
+) -> tuple[dict[str, list[tuple[float, Box]]], dict[str, float], dict[str, float]]:
+    """Predictions in the run: boxes at or above the threshold by class, in upload order;
+    classifications at or above it as class -> highest score; and every classification's
+    highest score, the threshold aside (for ``mislabelConfidence``)."""
     objects: dict[str, list[tuple[float, Box]]] = {}
     classifications: dict[str, float] = {}
+    scored: dict[str, float] = {}
     for prediction in predictions:
-        confidence = prediction.confidence
-        score = 1.0 if confidence is None else confidence  # Prediction.score, without the call
-        if score < threshold:
-            continue
         name = prediction.name
         if classes and name not in classes:
             continue
+        confidence = prediction.confidence
+        score = 1.0 if confidence is None else confidence  # Prediction.score, without the call
         bbox = prediction.bbox
         if bbox is None:
-            if score > classifications.get(name, -1.0):
-                classifications[name] = score
+            if score > scored.get(name, -1.0):
+                scored[name] = score
+                if score >= threshold:
+                    classifications[name] = score
+        elif score < threshold:
+            continue
         elif name in objects:
             objects[name].append((score, box_of(bbox)))
         else:
             objects[name] = [(score, box_of(bbox))]
-    return objects, classifications
+    return objects, classifications, scored
+
+
+def _mislabel_confidence(
+    fp_scores: list[float], class_truths: Collection[str], class_scores: dict[str, float]
+) -> float | None:
+    """How sure the model is that a label is wrong: see the module's docstring."""
+    if not fp_scores:
+        return None
+    doubts = [1.0 - class_scores[name] for name in class_truths if name in class_scores]
+    return max(fp_scores + doubts)
 
 
 def _kept_labels(

@@ -245,6 +245,21 @@ def test_mislabel_confidence_is_the_most_confident_false_positive() -> None:
     assert got.mislabel_confidence == 0.9
 
 
+def test_mislabel_confidence_doubts_a_labelled_class_the_model_scores_low() -> None:
+    # The label says "cat"; the model gives "dog" 0.6 and "cat" 0.1 (dropped by the threshold).
+    scores = [pred("dog", None, 0.6), pred("cat", None, 0.1)]
+    got = metrics([label("cat")], scores)
+    assert (got.tp, got.fp, got.fn) == (0, 1, 1)
+    assert got.mislabel_confidence == pytest.approx(0.9)
+    # Without a score for "cat", the false positive's score is all there is to go by.
+    assert metrics([label("cat")], scores[:1]).mislabel_confidence == 0.6
+    # A well-supported label is not doubted above the false positive's score.
+    both = metrics([label("cat")], [pred("dog", None, 0.7), pred("cat", None, 0.8)])
+    assert (both.tp, both.fp, both.mislabel_confidence) == (1, 1, 0.7)
+    # No false positive, no candidate, however low the label's score.
+    assert metrics([label("cat")], [pred("cat", None, 0.1)]).mislabel_confidence is None
+
+
 def test_iou_counts_unmatched_objects_as_zero() -> None:
     got = metrics(
         [label("car", box(0, 0, 10, 10)), label("car", box(100, 100, 10, 10))],

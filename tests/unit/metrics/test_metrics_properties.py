@@ -65,7 +65,10 @@ def test_counts_add_up(
     assert (got.confidence is None) == (not kept)
     assert (got.mislabel_confidence is None) == (got.fp == 0)
     if got.mislabel_confidence is not None:
-        assert got.mislabel_confidence in {p.score for p in kept}
+        # A false positive's score, or the doubt about a labelled class the model scored.
+        labelled = {a.name for a in truths if not a.bbox}
+        doubts = {1.0 - p.score for p in predictions if not p.bbox and p.name in labelled}
+        assert got.mislabel_confidence in {p.score for p in kept} | doubts
 
 
 @_settings
@@ -151,8 +154,22 @@ def test_renaming_classes_changes_nothing_but_names(
 def test_a_prediction_never_scored_is_ignored(
     labels: list[Annotation], predictions: list[Prediction], iou: float, confidence: float
 ) -> None:
-    """Adding predictions below the threshold or outside the run changes nothing."""
-    noise = [Prediction(name="c", confidence=1.0), Prediction(name="a", confidence=0.0)]
-    one = evaluate_row(labels, predictions, CLASSES, iou, max(confidence, 0.01))
-    other = evaluate_row(labels, [*noise, *predictions], CLASSES, iou, max(confidence, 0.01))
-    assert one == other
+    """Adding predictions outside the run, or boxes below the threshold, changes nothing; a
+    classification below the threshold only ever raises ``mislabelConfidence`` (a low score for
+    a labelled class is doubt about that label), and changes no count."""
+    threshold = max(confidence, 0.01)
+    noise = [
+        Prediction(name="c", confidence=1.0),
+        Prediction(name="a", bbox=BBox(left=0, top=0, width=5, height=5), confidence=0.0),
+    ]
+    one = evaluate_row(labels, predictions, CLASSES, iou, threshold)
+    assert evaluate_row(labels, [*noise, *predictions], CLASSES, iou, threshold) == one
+
+    low = evaluate_row(labels, [Prediction(name="a", confidence=0.0), *predictions], CLASSES,
+                       iou, threshold)  # fmt: skip
+    assert low.classes == one.classes
+    unset = {"mislabel_confidence": None}
+    assert low.metrics.model_copy(update=unset) == one.metrics.model_copy(update=unset)
+    before, after = one.metrics.mislabel_confidence, low.metrics.mislabel_confidence
+    assert (before is None) == (after is None)
+    assert before is None or after is None or after >= before
