@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from local import check_tools
-from local.emulators import EmulatorMissing
+from local.emulators import EmulatorMissing, sdk_root
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,11 +28,17 @@ def test_java_major_reads_both_version_schemes(output: str, major: int | None) -
     assert check_tools.java_major(output) == major
 
 
-def test_a_missing_emulator_is_named_with_how_to_install_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def empty_sdk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A Google Cloud CLI install root without the emulator components."""
     (tmp_path / "platform").mkdir()
     monkeypatch.setenv("CLOUDSDK_ROOT_DIR", str(tmp_path))
+    sdk_root.cache_clear()  # (the root is looked up once per process)
+    yield tmp_path
+    sdk_root.cache_clear()
+
+
+def test_a_missing_emulator_is_named_with_how_to_install_it(empty_sdk: Path) -> None:
     with pytest.raises(EmulatorMissing) as missing:
         check_tools.check()
     assert "The Firestore emulator is not installed" in str(missing.value)
