@@ -3,6 +3,10 @@
 The HTTP function maps each class to an AIP-193 error (its ``status`` and ``code``); the event
 functions record and acknowledge every :class:`PermanentError` and let only
 :class:`TransientError` raise, so that Eventarc retries what can succeed later.
+
+The split follows google.rpc's retry advice: ``ABORTED`` (a concurrency conflict) is worth
+retrying from a fresh read, so :class:`Aborted` is transient; ``FAILED_PRECONDITION`` is not
+until someone changes the state (a stale etag, a missing setting), so it is permanent.
 """
 
 from __future__ import annotations
@@ -60,13 +64,6 @@ class AlreadyExists(PermanentError):
     code = 409
 
 
-class Aborted(PermanentError):
-    """A concurrent change won: the caller should re-read and try again."""
-
-    status = "ABORTED"
-    code = 409
-
-
 class FailedPrecondition(PermanentError):
     """A stale etag, or a resource not in the state the call needs."""
 
@@ -89,3 +86,10 @@ class TransientError(SlicesError):
 
     status = "UNAVAILABLE"
     code = 503
+
+
+class Aborted(TransientError):
+    """Concurrent changes kept winning: the same call, re-reading, may succeed later."""
+
+    status = "ABORTED"
+    code = 409

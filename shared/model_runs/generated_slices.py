@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from shared.auto_slices import AUTO_SLICES, AutoSliceSpec
-from shared.errors import AlreadyExists, FailedPrecondition
+from shared.errors import Aborted, AlreadyExists, FailedPrecondition
 from shared.models import Slice, SliceUpdate
 from shared.services import slices as slice_service
 from shared.services.filtering import both_forms, load_filter, registry_for
@@ -70,7 +70,7 @@ def _ensure_one(
         except FailedPrecondition:
             continue  # edited meanwhile: read it again
         return str(found["id"])
-    raise FailedPrecondition(f"the {spec.name!r} slice of {key} kept changing; try again")
+    raise Aborted(f"the {spec.name!r} slice of {key} kept changing; try again")
 
 
 def _create(key: str, spec: AutoSliceSpec, order_by: str | None, deadline: float) -> Slice | None:

@@ -19,7 +19,7 @@ resumes imports that stopped at their deadline (:func:`continue_imports`).
   For instances, a "line" is one image; bad annotations are reported under ``annotationErrors``.
 
 Run inputs first make sure the run's generated slices exist (so rows get their membership as
-they are written) and bring them up to date again when the import is done.
+they are written) and bring them up to date again before the report is marked done.
 """
 
 from __future__ import annotations
@@ -147,9 +147,11 @@ def _run(job: _Import, deadline: float) -> Outcome:
         return job.outcome(Action.REJECTED, str(bad))
     except imports.LeaseLost:
         return job.outcome(Action.BUSY, "another worker took over this import")
-    _close(job, status=imports.DONE)
     if run_id is not None:
+        # Before the report is done: if this raises (slices kept changing), the redelivered
+        # event finds the import still running and refreshes them then.
         generated_slices.ensure(run_id, build_seconds=SLICE_BUILD_SECONDS)
+    _close(job, status=imports.DONE)
     p = job.progress
     detail = f"{p.lines_read} read: {p.rows_written} written, {p.lines_rejected} rejected"
     return job.outcome(Action.IMPORTED, detail)

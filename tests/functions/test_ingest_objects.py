@@ -161,13 +161,17 @@ def test_objects_that_fit_no_route_get_a_failed_report_and_are_acknowledged(
     assert list(db().collection("dataRows").limit(1).stream()) == []
 
 
-def test_malformed_events_are_acknowledged(landing: Landing, ingest_client: FlaskClient) -> None:
+def test_malformed_events_are_acknowledged(
+    landing: Landing, ingest_client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
     resource = landing.upload("street/a.png", tiny_png(1, 1), content_type="image/png")
     assert post_event(ingest_client, storage_event("metadataUpdated", resource)) == 200
     broken = {**resource, "generation": "not-a-number"}
     assert post_event(ingest_client, storage_event("finalized", broken)) == 200
     assert post_event(ingest_client, storage_event("finalized", {"bucket": landing.bucket})) == 200
     assert row_of(landing, "street/a.png") is None
+    acknowledged = [r for r in caplog.records if r.getMessage() == "acknowledged a permanent error"]
+    assert len(acknowledged) == 3
 
 
 def test_a_folder_placeholder_is_ignored(landing: Landing, ingest_client: FlaskClient) -> None:

@@ -5,19 +5,31 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
+from shared.auto_slices import AUTO_SLICES
 from shared.ids import row_id
 from shared.ingest import continue_imports, handle_storage_event
 from shared.model_runs import imports as model_run_imports
-from shared.models import Annotation, BBox, ModelRunCreate, Prediction
+from shared.model_runs import uploads as model_run_uploads
+from shared.models import (
+    Annotation,
+    AutoSlice,
+    BBox,
+    ModelRunCreate,
+    Prediction,
+    SliceUpdate,
+)
 from shared.services import model_runs as run_service
+from shared.services import slices as slice_service
 from shared.store import imports
 from shared.store import model_runs as run_store
 from shared.store import rows as row_store
+from shared.store import slices as slice_store
 from shared.store.scopes import CATALOG
 from tests.functions.conftest import Landing, ndjson, post_event, storage_event
 from tests.unit.metrics.coco_reference import reference_counts
@@ -136,6 +148,52 @@ def test_a_redelivered_file_changes_nothing(landing: Landing, ingest_client: Fla
     assert post_event(ingest_client, storage_event("finalized", resource)) == 200
     assert {rid: doc["metrics"] for rid, doc in run_rows(run).items()} == before
     assert run_store.get_run(run)["totals"] == run_before["totals"]
+
+
+def test_generated_slices_that_keep_changing_fail_the_event_so_it_is_retried(
+    landing: Landing, ingest_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    land_manifest(ingest_client, landing, 3)
+    run = new_run()
+    key = run_store.scope_key(run)
+    body = ndjson(*({"globalKey": f"street/{i:04d}.jpg", "predictions": [{"name": "daytime"}]}
+                    for i in range(3)))  # fmt: skip
+    resource = landing.upload(f"model-runs/{run}/p.ndjson", body)
+    event = storage_event("finalized", resource)
+    real_land, real_update = model_run_uploads.land, slice_service.update_slice
+    low_f1 = str(AutoSlice.LOW_F1)
+
+    def land_then_user_edits(run_id: str, lines: Any) -> Any:
+        # While the rows land, a user edits a generated slice: the import's last refresh
+        # must restore it.
+        landed = real_land(run_id, lines)
+        edited = slice_store.find_auto_slice(key, low_f1)
+        assert edited is not None
+        real_update(edited["id"], SliceUpdate(description="mine"), etag=edited["etag"])
+        return landed
+
+    def rival_edits_first(slice_id: str, update: SliceUpdate, **kwargs: Any) -> Any:
+        # Another editor commits just before each attempt: every attempt's etag is stale.
+        current = slice_store.get_slice(slice_id)
+        real_update(slice_id, SliceUpdate(description=uuid.uuid4().hex), etag=current["etag"])
+        return real_update(slice_id, update, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(model_run_uploads, "land", land_then_user_edits)
+        patch.setattr(slice_service, "update_slice", rival_edits_first)
+        assert post_event(ingest_client, event) == 500
+    report = report_of(landing, resource)
+    assert report["status"] == "running"  # not done: the redelivery picks it up
+    assert counts(report) == [3, 3, 0, 0]
+
+    assert post_event(ingest_client, event) == 200
+    report = report_of(landing, resource)
+    assert (report["status"], counts(report)) == ("done", [3, 3, 0, 0])
+    restored = slice_store.find_auto_slice(key, low_f1)
+    assert restored is not None
+    assert restored["description"] == next(
+        spec.description for spec in AUTO_SLICES if str(spec.kind) == low_f1
+    )
 
 
 @pytest.mark.parametrize(
