@@ -52,7 +52,7 @@ def _reject(obj: StorageObject, reason: str, now: datetime) -> Outcome:
         obj.bucket, obj.name, obj.generation, kind="object", status=imports.FAILED, now=now
     )
     doc.update(message=reason, errors=[], finishedAt=now)
-    imports.put_report(doc)
+    imports.open_report(doc)
     return Outcome(Action.REJECTED, obj.uri, obj.generation, str(doc["id"]), reason)
 
 

@@ -92,7 +92,7 @@ def _report_problems(obj: StorageObject, errors: list[str], now: datetime) -> st
         errors=[error_entry(None, reason) for reason in errors],
         message="metadata values left out of the row: see errors",
     )
-    imports.put_report(doc)
+    imports.open_report(doc)
     return str(doc["id"])
 
 

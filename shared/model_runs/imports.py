@@ -101,7 +101,7 @@ def _reject(obj: StorageObject, kind: str, reason: str, now: datetime) -> Outcom
         obj.bucket, obj.name, obj.generation, kind=kind, status=imports.FAILED, now=now
     )
     doc.update(message=reason, errors=[], finishedAt=now)
-    imports.put_report(doc)
+    imports.open_report(doc)
     return Outcome(Action.REJECTED, obj.uri, obj.generation, str(doc["id"]), reason)
 
 

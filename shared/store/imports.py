@@ -61,18 +61,17 @@ def new_report(
 
 
 def open_report(doc: Document) -> Document:
-    """Create the report if it does not exist; the stored report either way."""
+    """Create the report if it does not exist; the stored report either way.
+
+    A redelivered event so finds its first report as it is (``createdAt`` included, which
+    orders the list of reports), whether that report is finished or still running.
+    """
     ref = _ref(doc["id"])
     try:
         transient.create(ref, doc, "create import report")
     except gexc.AlreadyExists:
         return transient.get(ref, "read import report").to_dict() or {}
     return doc
-
-
-def put_report(doc: Document) -> None:
-    """Store a finished report as is (the same event always yields the same report)."""
-    transient.replace(_ref(doc["id"]), doc, "write import report")
 
 
 def get_report(report: str) -> Document:

@@ -61,10 +61,6 @@ def create(ref: firestore.DocumentReference, doc: Mapping[str, Any], what: str) 
     call(what, lambda: ref.create(doc, retry=retry(), timeout=TIMEOUT_SECONDS))
 
 
-def replace(ref: firestore.DocumentReference, doc: Mapping[str, Any], what: str) -> None:
-    call(what, lambda: ref.set(doc, retry=retry(), timeout=TIMEOUT_SECONDS))
-
-
 def update_if_unchanged(
     snapshot: firestore.DocumentSnapshot, fields: Mapping[str, Any], what: str
 ) -> None:

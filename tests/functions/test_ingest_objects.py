@@ -260,6 +260,23 @@ def test_a_repeated_event_changes_nothing(landing: Landing, ingest_client: Flask
     assert again.update_time == first.update_time
 
 
+def test_a_repeated_event_keeps_the_report_it_wrote(
+    landing: Landing, ingest_client: FlaskClient
+) -> None:
+    add_fields({"count": MetadataField(kind=MetadataKind.NUMBER)})
+    stray = landing.upload("stray.bin", b"?")
+    invalid = landing.upload("street/n.png", tiny_png(1, 1), content_type="image/png",
+                             metadata={"count": "many"})  # fmt: skip
+    events = [storage_event("finalized", stray), storage_event("finalized", invalid)]
+    for event in events:
+        assert post_event(ingest_client, event) == 200
+    first = imports.list_reports(limit=10)
+    assert [r["object"] for r in first] == ["street/n.png", "stray.bin"]
+    for event in reversed(events):
+        assert post_event(ingest_client, event) == 200
+    assert imports.list_reports(limit=10) == first
+
+
 def test_firestore_unavailable_raises_so_the_event_is_retried(
     landing: Landing,
     ingest_client: FlaskClient,

@@ -1,6 +1,7 @@
 """At least once, out of order: every event of a scenario delivered twice, shuffled, ends in
 exactly the state one in-order delivery leaves (rows, membership, generation records, datasets,
-the schema's fields, import reports).
+the schema's fields, import reports), and a report written by an event's first delivery is kept
+as it is by the repeats (its ``createdAt`` too, which orders the list of reports).
 
 A scenario is a run of uploads, overwrites and deletes of media objects and manifests on the
 storage emulator (a versioned bucket, as the landing bucket is); its events are those Eventarc
@@ -32,6 +33,7 @@ from tests.functions.conftest import Landing, post_event, resource_of, storage_e
 
 MEDIA = ("cams/a.png", "cams/b.png", "docs/c.txt")
 MANIFESTS = ("imports/m.ndjson", "imports/n.ndjson")
+STRAYS = ("stray.bin",)  # fits no route: a failed report
 SLICES = {
     "rainy": 'metadata.weather = "rain"',
     "wide": "media.width >= 4",
@@ -55,7 +57,7 @@ class Delete:
     event: str
 
 
-names = st.sampled_from(MEDIA + MANIFESTS)
+names = st.sampled_from(MEDIA + MANIFESTS + STRAYS)
 ends = st.sampled_from(["deleted", "archived"])
 operations = st.one_of(
     st.builds(Upload, names, st.integers(0, 3), ends, st.booleans()),
@@ -65,7 +67,10 @@ operations = st.one_of(
 
 def content(name: str, variant: int) -> tuple[bytes, str, dict[str, str]]:
     """The body, content type and custom metadata of one version of an object."""
-    weather = {"weather": ["rain", "sun"][variant % 2]} if variant < 3 else {}
+    # Variant 3 has an invalid value: the row lands without it and a report says so.
+    weather = {"weather": ["rain", "sun"][variant % 2]} if variant < 3 else {"count": "many"}
+    if name in STRAYS:
+        return f"stray {variant}".encode(), "application/octet-stream", {}
     if name.endswith(".png"):
         return tiny_png([2, 8][variant // 2 % 2], 2), "image/png", weather
     if name.endswith(".txt"):
@@ -108,7 +113,12 @@ def fresh_catalog(firestore_host: str) -> None:
     wipe_firestore(firestore_host, PROJECT)
     slice_sets.clear_cache()
     db.cache_clear()
-    add_fields({"weather": MetadataField(kind=MetadataKind.STRING)})
+    add_fields(
+        {
+            "weather": MetadataField(kind=MetadataKind.STRING),
+            "count": MetadataField(kind=MetadataKind.NUMBER),
+        }
+    )
     for name, text in SLICES.items():
         slice_service.create_slice(SliceCreate(name=name, filter=text), build_seconds=30)
 
@@ -133,6 +143,12 @@ def state() -> dict[str, Any]:
         "reports": collection("importReports"),
         "schema": load_schema().model_dump()["fields"],
     }
+
+
+def report_times() -> dict[str, Any]:
+    """Each import report's ``createdAt``."""
+    reports = db().collection("importReports").stream()
+    return {s.id: (s.to_dict() or {})["createdAt"] for s in reports}
 
 
 @settings(
@@ -160,9 +176,13 @@ def test_every_event_twice_in_any_order_ends_as_one_in_order_delivery(
     shuffled = data.draw(st.permutations(events * 2), label="deliveries")
     modes = data.draw(st.lists(st.sampled_from(["binary", "structured"]), min_size=len(shuffled),
                                max_size=len(shuffled)), label="modes")  # fmt: skip
+    first_created: dict[str, Any] = {}
     for (kind, resource), mode in zip(shuffled, modes, strict=True):
         assert post_event(client, storage_event(kind, resource), mode) == 200
+        for report_id, created in report_times().items():
+            first_created.setdefault(report_id, created)
     assert state() == in_order
+    assert report_times() == first_created
     # The live objects are exactly the rows the media objects left.
     live = {blob.name for blob in bucket.list_blobs()}
     media_rows = {row["globalKey"] for row in in_order["rows"].values() if row["generation"]}

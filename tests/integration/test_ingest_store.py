@@ -132,13 +132,22 @@ def test_a_lease_excludes_other_workers_until_it_expires() -> None:
     assert imports.acquire_lease(report_id, "c", now=later, until=later) is None
 
 
+def test_opening_a_report_again_keeps_the_first_one() -> None:
+    first = imports.new_report("b", "cams/a.png", 4, kind="object", status="failed", now=NOW)
+    first.update(message="first", errors=[])
+    assert imports.open_report(first) == first
+    again = {**first, "message": "second", "createdAt": NOW + timedelta(hours=1)}
+    assert imports.open_report(again) == first
+    assert imports.get_report(first["id"]) == first
+
+
 def test_reports_are_listed_newest_first_and_by_object() -> None:
     ids = []
     for generation in (1, 2, 3):
         created = NOW + timedelta(minutes=generation)
         doc = imports.new_report("b", "imports/x.ndjson", generation, kind="manifest",
                                  status="done", now=created)  # fmt: skip
-        imports.put_report(doc)
+        imports.open_report(doc)
         ids.append(doc["id"])
     first = imports.list_reports(limit=2)
     assert [d["id"] for d in first] == [ids[2], ids[1]]
