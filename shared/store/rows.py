@@ -21,7 +21,7 @@ from google.cloud import firestore
 
 from shared.documents import MEMBERSHIP_FIELDS, set_membership
 from shared.errors import TransientError
-from shared.store import slice_sets
+from shared.store import slice_sets, transient
 from shared.store.client import MAX_BATCH_WRITES, db
 from shared.store.scopes import CATALOG, rows_collection
 
@@ -54,7 +54,7 @@ class RowChange:
 Also = Callable[[Sequence[RowChange]], Mapping[firestore.DocumentReference, Document]]
 
 _CONFLICTS = (gexc.FailedPrecondition, gexc.Aborted, gexc.Conflict)
-_UNAVAILABLE = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError)
+_UNAVAILABLE = transient.UNAVAILABLE
 MAX_ATTEMPTS = 8
 # A batch of several rows that conflicts this often is split (one busy row must not starve it).
 SPLIT_AFTER_CONFLICTS = 3
@@ -197,7 +197,7 @@ def _round(
             for ref, fields in extra.items():
                 batch.set(ref, fields, merge=True)
         if result.written or result.deleted:
-            batch.commit()
+            batch.commit(retry=transient.retry(), timeout=transient.TIMEOUT_SECONDS)
     except _CONFLICTS as conflict:  # (AlreadyExists too: a row created unread exists)
         log.info("row write conflict, retrying: %s", conflict)
         return None
@@ -247,7 +247,7 @@ def refresh_membership(scope_key: str, ids: Sequence[str]) -> int:
                 )
         try:
             if changed:
-                batch.commit()
+                batch.commit(retry=transient.retry(), timeout=transient.TIMEOUT_SECONDS)
         except _CONFLICTS:
             continue
         return slice_set.version
@@ -256,7 +256,8 @@ def refresh_membership(scope_key: str, ids: Sequence[str]) -> int:
 
 def _get_all(refs: Sequence[firestore.DocumentReference]) -> list[firestore.DocumentSnapshot]:
     """Snapshots in the order of ``refs`` (get_all answers in any order)."""
-    by_path = {snapshot.reference.path: snapshot for snapshot in db().get_all(refs)}
+    found = db().get_all(refs, retry=transient.retry(), timeout=transient.TIMEOUT_SECONDS)
+    by_path = {snapshot.reference.path: snapshot for snapshot in found}
     return [by_path[ref.path] for ref in refs]
 
 

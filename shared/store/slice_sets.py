@@ -17,6 +17,7 @@ from google.cloud import firestore
 from pydantic import TypeAdapter
 
 from shared.filters import FieldRegistry, Filter, compile_slices
+from shared.store import transient
 from shared.store.client import SLICE_SETS, SLICES, db
 from shared.store.schema import schema_from, schema_ref
 from shared.store.scopes import scope_kind
@@ -41,7 +42,7 @@ def version_ref(scope_key: str) -> firestore.DocumentReference:
 
 
 def read_version(scope_key: str) -> int:
-    snapshot = version_ref(scope_key).get()
+    snapshot = transient.get(version_ref(scope_key), "read slice set version")
     return int((snapshot.to_dict() or {}).get("version", 0)) if snapshot.exists else 0
 
 
@@ -62,7 +63,9 @@ def current(scope_key: str) -> SliceSet:
     The set's version and the schema's are read in one round trip, and the schema is only
     parsed when the set is compiled.
     """
-    return from_snapshots(scope_key, list(db().get_all(context_refs(scope_key))))
+    refs = context_refs(scope_key)
+    found = db().get_all(refs, retry=transient.retry(), timeout=transient.TIMEOUT_SECONDS)
+    return from_snapshots(scope_key, list(found))
 
 
 def from_snapshots(scope_key: str, snapshots: list[firestore.DocumentSnapshot]) -> SliceSet:
@@ -80,7 +83,8 @@ def from_snapshots(scope_key: str, snapshots: list[firestore.DocumentSnapshot]) 
     schema = schema_from(schema_snapshot)
     registry = FieldRegistry(scope_kind(scope_key), schema)
     query = db().collection(SLICES).where(filter=firestore.FieldFilter("scopeKey", "==", scope_key))
-    filters = {snap.id: _FILTER.validate_python(snap.get("filter")) for snap in query.stream()}
+    snapshots = query.stream(retry=transient.retry(), timeout=transient.TIMEOUT_SECONDS)
+    filters = {snap.id: _FILTER.validate_python(snap.get("filter")) for snap in snapshots}
     compiled = SliceSet(scope_key, version, schema.version, compile_slices(filters, registry))
     with _lock:
         _cache[scope_key] = compiled

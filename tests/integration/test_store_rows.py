@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from shared.errors import TransientError
 from shared.metadata import MetadataField, MetadataKind
 from shared.store import rows, schema, slices
 from shared.store.client import db
-from tests.integration.store_helpers import key_id, row_doc, slice_doc, split_is
+from tests.integration.store_helpers import CuttableLink, key_id, row_doc, slice_doc, split_is
 
 
 def _declare_split() -> None:
@@ -196,3 +197,34 @@ def test_a_row_that_never_stops_changing_does_not_starve_the_rest_of_its_batch()
     landed = rows.get_rows("catalog", [key_id(k) for k in keys[1:]])
     assert {doc["labelCount"] for doc in landed.values()} == {7}
     assert rows.get_row("catalog", hot)["labelCount"] == 0  # type: ignore[index]
+
+
+def test_an_outage_during_a_write_fails_it_within_the_retry_budget(
+    firestore_host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docs/ingest.md: ingest's calls give up after INGEST_RETRY_SECONDS, where the client's
+    # own retry would wait minutes, so that Eventarc retries the event instead.
+    _put("a/1.png")
+    link = CuttableLink(firestore_host)
+    monkeypatch.setenv("INGEST_RETRY_SECONDS", "1")
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", link.host)
+    db.cache_clear()
+
+    def decide(_row: str, current: dict[str, Any] | None) -> dict[str, Any]:
+        link.cut()  # Firestore goes away between the read and the commit
+        return row_doc("a/1.png", labelCount=3)
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransientError, match="unavailable"):
+            rows.mutate_rows("catalog", [key_id("a/1.png")], decide)
+        assert time.monotonic() - started < 15
+        # And a write that finds it gone from the start.
+        started = time.monotonic()
+        with pytest.raises(TransientError, match="unavailable"):
+            _put("a/2.png")
+        assert time.monotonic() - started < 15
+    finally:
+        monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_host)
+        db.cache_clear()
+    assert rows.get_row("catalog", key_id("a/1.png"))["labelCount"] == 0  # type: ignore[index]
