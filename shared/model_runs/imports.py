@@ -33,12 +33,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import storage
-from shared.errors import TransientError
+from shared.errors import NotFound, TransientError
 from shared.ingest.events import StorageObject
 from shared.ingest.outcome import Action, Outcome
 from shared.ingest.reports import MAX_REPORTED_ERRORS, Progress, error_entry
 from shared.model_runs import coco, generated_slices, ground_truth, uploads
-from shared.model_runs.objects import IMPORTS_PREFIX, Kind, Target
+from shared.model_runs.objects import (
+    IMPORTS_PREFIX,
+    SHOWN_DATASETS,
+    Kind,
+    Target,
+    default_dataset,
+)
 from shared.models import PredictionLine
 from shared.ndjson import MAX_LINE_BYTES
 from shared.store import imports, transient
@@ -83,6 +89,10 @@ def start(obj: StorageObject, target: Target, *, deadline: float) -> Outcome:
     if target.run_id is not None and run_store.find_run(target.run_id) is None:
         reason = f"model run {target.run_id!r} does not exist: create it first"
         return _reject(obj, str(target.kind), reason, now)
+    if target.kind is Kind.COCO_RESULTS and target.dataset is None:
+        target = _default_dataset(obj, target)
+        if target.kind is None:
+            return _reject(obj, str(Kind.COCO_RESULTS), target.reason or "no dataset", now)
     doc = {
         **imports.new_report(obj.bucket, obj.name, obj.generation, kind=str(target.kind),
                              status=imports.RUNNING, now=now),
@@ -94,6 +104,19 @@ def start(obj: StorageObject, target: Target, *, deadline: float) -> Outcome:
         "leaseUntil": None,
     }  # fmt: skip
     return resume(imports.open_report(doc), deadline=deadline)
+
+
+def _default_dataset(obj: StorageObject, target: Target) -> Target:
+    """The dataset of a results file that names none: the one its report already holds (a
+    redelivered event resumes as it began), else the only one with a COCO ground truth."""
+    try:
+        stored = imports.get_report(imports.report_id(obj.bucket, obj.name, obj.generation))
+    except NotFound:
+        stored = {}
+    if stored.get("dataset"):
+        return replace(target, dataset=str(stored["dataset"]))
+    known = run_store.coco_datasets(limit=SHOWN_DATASETS + 1)
+    return default_dataset(target, obj.name, known)
 
 
 def _reject(obj: StorageObject, kind: str, reason: str, now: datetime) -> Outcome:

@@ -8,6 +8,8 @@
 
 The dataset of a COCO file is the folder it sits in (``imports/val2017/instances.json``) or
 else what follows ``instances_`` / ``results_`` in its name (``imports/instances_val2017.json``).
+A results file that names neither (``model-runs/<run>/results.json``) is scored against the one
+dataset with a COCO ground truth, if there is exactly one (:func:`default_dataset`).
 The prefix rule: an image's ``file_name`` becomes the global key
 ``gs://<bucket>/<dataset>/<file_name>``, the key of the row its image object creates when it lands
 at ``<dataset>/<file_name>`` (COCO's own layout: ``val2017/000000397133.jpg``). A ``file_name``
@@ -17,7 +19,7 @@ that is already a ``gs://`` URI is the global key as it is.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from shared.models import DATASET_ID_PATTERN
@@ -68,6 +70,28 @@ def _checked(dataset: str | None, base: str, stem: str) -> tuple[str | None, str
     return dataset, None
 
 
+SHOWN_DATASETS = 5
+
+
+def default_dataset(target: Target, name: str, known: list[str]) -> Target:
+    """A results file that names no dataset gets the only one with a COCO ground truth
+    (``known``: a few of their names, more than :data:`SHOWN_DATASETS` when there are)."""
+    if len(known) == 1:
+        return replace(target, dataset=known[0])
+    if known:
+        more = ", ..." if len(known) > SHOWN_DATASETS else ""
+        shown = ", ".join(repr(dataset) for dataset in known[:SHOWN_DATASETS]) + more
+        why = f"several datasets have a COCO ground truth ({shown})"
+    else:
+        why = "no dataset has a COCO ground truth yet (import imports/instances_<dataset>.json)"
+    base = name.rsplit("/", 1)[-1]
+    reason = (
+        f"cannot tell the dataset of {base[:100]!r}: {why}; put it in "
+        "model-runs/<run>/<dataset>/ or name it results_<dataset>.json"
+    )
+    return Target(None, run_id=target.run_id, reason=reason)
+
+
 def coco_instances(name: str) -> Target:
     """The dataset of ``imports/[<dataset>/]instances[_<dataset>].json``."""
     parts = name.removeprefix(IMPORTS_PREFIX).split("/")
@@ -94,7 +118,10 @@ def model_run_object(name: str) -> Target:
     base = parts[-1]
     if base.startswith("results") and base.endswith(".json") and len(parts) <= 2:
         folder = parts[0] if len(parts) == 2 else None
-        dataset, reason = _checked(_dataset(folder, base, "results"), base, "results")
+        named = _dataset(folder, base, "results")
+        if named is None:  # the importer picks the only dataset with a ground truth, if any
+            return Target(Kind.COCO_RESULTS, run_id=run)
+        dataset, reason = _checked(named, base, "results")
         if reason:
             return Target(None, run_id=run, reason=reason)
         return Target(Kind.COCO_RESULTS, run_id=run, dataset=dataset)

@@ -242,6 +242,12 @@ def put_coco_images(dataset: str, images: Mapping[int, str]) -> None:
         transient.call("write COCO images", batch.commit)
 
 
+def coco_datasets(*, limit: int) -> list[str]:
+    """Up to ``limit`` datasets with a COCO ground truth, by name (no index: a plain scan)."""
+    query = db().collection(COCO_DATASETS).select([]).limit(limit)
+    return [snapshot.id for snapshot in transient.stream(query, "list COCO datasets")]
+
+
 def coco_categories(dataset: str) -> dict[int, str]:
     snapshot = transient.get(_coco_ref(dataset), "read COCO categories")
     stored = (snapshot.to_dict() or {}).get("categories") or {}

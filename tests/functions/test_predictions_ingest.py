@@ -329,6 +329,39 @@ def _pycocotools_counts(
     return out
 
 
+def test_coco_results_directly_under_a_run_use_the_only_dataset_with_ground_truth(
+    landing: Landing, ingest_client: FlaskClient
+) -> None:
+    instances = {"images": IMAGES, "annotations": ANNOTATIONS, "categories": CATEGORIES}
+    deliver(ingest_client, landing, "imports/instances_val2017.json",
+            json.dumps(instances).encode())  # fmt: skip
+    run = new_run(["person", "car"])
+    name = f"model-runs/{run}/results.json"
+    resource = landing.upload(name, json.dumps(RESULTS).encode())
+    event = storage_event("finalized", resource)
+    stopped = handle_storage_event(event["type"], event.data, deadline=time.monotonic() - 1)
+    assert str(stopped.action) == "continuing"
+    assert report_of(landing, resource)["dataset"] == "val2017"
+
+    # A second ground truth lands: the redelivered event still finishes against val2017.
+    deliver(ingest_client, landing, "imports/night/instances.json", json.dumps(instances).encode())
+    assert post_event(ingest_client, event) == 200
+    results = report_of(landing, resource)
+    assert (results["status"], results["kind"], results["dataset"]) == ("done", "cocoResults",
+                                                                        "val2017")  # fmt: skip
+    assert counts(results) == [6, 3, 3, 0]
+    assert len(run_rows(run)) == 2
+
+    # A new upload is now ambiguous: it must say which dataset it scores.
+    again = deliver(ingest_client, landing, name, json.dumps(RESULTS).encode())
+    assert (again["status"], again["kind"]) == ("failed", "cocoResults")
+    assert again["message"] == (
+        "cannot tell the dataset of 'results.json': several datasets have a COCO ground truth "
+        "('night', 'val2017'); put it in model-runs/<run>/<dataset>/ or name it "
+        "results_<dataset>.json"
+    )
+
+
 def test_coco_results_need_their_ground_truth(landing: Landing, ingest_client: FlaskClient) -> None:
     run = new_run()
     report = deliver(ingest_client, landing, f"model-runs/{run}/val2017/results.json",

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from shared.model_runs import coco
-from shared.model_runs.objects import Kind, coco_instances, is_coco_instances, target
+from shared.model_runs.objects import (
+    Kind,
+    Target,
+    coco_instances,
+    default_dataset,
+    is_coco_instances,
+    target,
+)
 
 INSTANCES: dict[str, Any] = {
     "images": [
@@ -117,7 +124,8 @@ def test_the_prefix_rule() -> None:
         ("model-runs/r1/results_val2017.json", Kind.COCO_RESULTS, "r1", "val2017"),
         ("model-runs/r1/val2017/results.json", Kind.COCO_RESULTS, "r1", "val2017"),
         ("model-runs/r1/val2017/detections_results.json", None, "r1", None),
-        ("model-runs/r1/results.json", None, "r1", None),
+        ("model-runs/r1/results.json", Kind.COCO_RESULTS, "r1", None),  # the importer decides
+        ("model-runs/r1/results_.json", None, "r1", None),
         ("model-runs/r1/notes.txt", None, "r1", None),
         ("model-runs/r1/.ndjson", None, "r1", None),
         ("model-runs/r:1/x.ndjson", None, None, None),
@@ -131,6 +139,25 @@ def test_where_model_run_objects_go(
     found = target(name)
     assert (found.kind, found.run_id, found.dataset) == (kind, run, dataset)
     assert (found.reason is None) == (kind is not None)
+
+
+def test_a_results_file_that_names_no_dataset_takes_the_only_one_with_ground_truth() -> None:
+    found = target("model-runs/r1/results.json")
+    assert default_dataset(found, "model-runs/r1/results.json", ["val2017"]) == Target(
+        Kind.COCO_RESULTS, run_id="r1", dataset="val2017"
+    )
+    none = default_dataset(found, "model-runs/r1/results.json", [])
+    assert (none.kind, none.run_id) == (None, "r1")
+    assert none.reason == (
+        "cannot tell the dataset of 'results.json': no dataset has a COCO ground truth yet "
+        "(import imports/instances_<dataset>.json); put it in model-runs/<run>/<dataset>/ or "
+        "name it results_<dataset>.json"
+    )
+    many = default_dataset(found, "model-runs/r1/results.json", [f"d{i}" for i in range(6)])
+    assert many.kind is None
+    assert "several datasets have a COCO ground truth ('d0', 'd1', 'd2', 'd3', 'd4', ...)" in str(
+        many.reason
+    )
 
 
 def test_only_instances_json_under_imports_is_ground_truth() -> None:
