@@ -15,7 +15,9 @@ resumes imports that stopped at their deadline (:func:`continue_imports`).
   the array, from 1); an image is written with all its detections or, if one of them is bad,
   rejected whole (each of its detections counted as rejected), so no row is scored on part of
   its predictions. The images of the dataset's ground truth that have no detection get an empty
-  prediction list, as pycocotools counts them (a results file covers its whole dataset).
+  prediction list, as pycocotools counts them (a results file covers its whole dataset); one
+  that cannot be written (its data row was deleted) is counted in ``imagesRejected`` and
+  listed in ``imageErrors`` by image id, having no entry of the file to be reported under.
   For instances, a "line" is one image; bad annotations are reported under ``annotationErrors``.
 
 Run inputs first make sure the run's generated slices exist (so rows get their membership as
@@ -330,14 +332,25 @@ def _coco_results(job: _Import) -> Iterator[None]:
     detected = {group.image_id for group in groups}
     empty = [_ImageDetections(i) for i in run_store.coco_image_ids(dataset) if i not in detected]
     work = groups + empty
-    job.extra["imagesWithoutDetections"] = len(empty)
+    # Images without detections have no entry to report a rejection under: they are
+    # reported by image id (counts and first errors carried on from the report when resumed).
+    image_errors = list(report.get("imageErrors") or [])
+    job.extra |= {
+        "imagesWithoutDetections": len(empty),
+        "imagesRejected": int(report.get("imagesRejected") or 0),
+        "imageErrors": image_errors,
+    }
     if job.progress.offset == 0:
         _save(job, _done_items(job.progress, 1, 0, orphans))
         yield
     for first in range(job.progress.offset - 1, len(work), COCO_CHUNK_IMAGES):
         chunk = work[first : first + COCO_CHUNK_IMAGES]
-        written, errors = _land_results(run_id, dataset, chunk, categories)
-        _save(job, _done_items(job.progress, len(chunk), written, errors))
+        written, errors, lost = _land_results(run_id, dataset, chunk, categories)
+        room = max(MAX_REPORTED_ERRORS - len(image_errors), 0)
+        image_errors = image_errors + [{"imageId": i, "reason": r} for i, r in lost[:room]]
+        rejected = job.extra["imagesRejected"] + len(lost)
+        _save(job, _done_items(job.progress, len(chunk), written, errors),
+              imagesRejected=rejected, imageErrors=image_errors)  # fmt: skip
         yield
 
 
@@ -346,8 +359,9 @@ def _land_results(
     dataset: str,
     chunk: list[_ImageDetections],
     categories: Mapping[int, str],
-) -> tuple[int, list[tuple[int, str]]]:
-    """Write one chunk of images' detections; (detections written, rejected entries)."""
+) -> tuple[int, list[tuple[int, str]], list[tuple[int, str]]]:
+    """Write one chunk of images' detections; (detections written, rejected entries, rejected
+    images without detections by image id)."""
     keys = run_store.coco_image_keys(dataset, [group.image_id for group in chunk])
     errors: list[tuple[int, str]] = []
     lines: list[tuple[int, PredictionLine]] = []
@@ -364,10 +378,14 @@ def _land_results(
         lines.append((number, line))
         by_number[number] = group
     _, rejected = uploads.land(run_id, lines)
+    lost: list[tuple[int, str]] = []
     for number, reason in rejected:
-        errors.extend((entry, reason) for entry in by_number.pop(number).entries)
+        group = by_number.pop(number)
+        errors.extend((entry, reason) for entry in group.entries)
+        if not group.entries:  # its data row is gone (deleted since the ground truth)
+            lost.append((group.image_id, reason))
     written = sum(len(group.entries) for group in by_number.values())
-    return written, sorted(errors)
+    return written, sorted(errors), lost
 
 
 def _group_problems(

@@ -31,7 +31,7 @@ from shared.store import model_runs as run_store
 from shared.store import rows as row_store
 from shared.store import slices as slice_store
 from shared.store.scopes import CATALOG
-from tests.functions.conftest import Landing, ndjson, post_event, storage_event
+from tests.functions.conftest import Landing, ndjson, post_event, storage_event, tiny_png
 from tests.unit.metrics.coco_reference import reference_counts
 
 pytestmark = pytest.mark.usefixtures("landing")
@@ -360,6 +360,35 @@ def test_coco_results_directly_under_a_run_use_the_only_dataset_with_ground_trut
         "('night', 'val2017'); put it in model-runs/<run>/<dataset>/ or name it "
         "results_<dataset>.json"
     )
+
+
+def test_an_image_without_detections_whose_row_was_deleted_is_reported_by_its_id(
+    landing: Landing, ingest_client: FlaskClient
+) -> None:
+    instances = {"images": IMAGES, "annotations": ANNOTATIONS, "categories": CATEGORIES}
+    deliver(ingest_client, landing, "imports/instances_val2017.json",
+            json.dumps(instances).encode())  # fmt: skip
+    # Image 3's object lands and is deleted again: its data row goes with it.
+    image = landing.upload("val2017/000000000003.jpg", tiny_png(4, 4), content_type="image/png")
+    assert post_event(ingest_client, storage_event("finalized", image)) == 200
+    landing.delete("val2017/000000000003.jpg")
+    assert post_event(ingest_client, storage_event("deleted", image)) == 200
+    gone = f"gs://{landing.bucket}/val2017/000000000003.jpg"
+    assert row_store.get_row(CATALOG, row_id(gone)) is None
+
+    run = new_run(["person", "car"])
+    only_image_1 = [r for r in RESULTS if r["image_id"] == 1]
+    report = deliver(ingest_client, landing, f"model-runs/{run}/results_val2017.json",
+                     json.dumps(only_image_1).encode())  # fmt: skip
+    assert report["status"] == "done"
+    assert counts(report) == [3, 3, 0, 0]  # the file's three detections
+    assert report["imagesWithoutDetections"] == 2
+    assert report["imagesRejected"] == 1
+    assert report["imageErrors"] == [
+        {"imageId": 3, "reason": f"no data row with globalKey {gone!r}"}
+    ]
+    scored = {doc["globalKey"].rsplit("/", 1)[-1] for doc in run_rows(run).values()}
+    assert scored == {"000000000001.jpg", "000000000002.jpg"}
 
 
 def test_coco_results_need_their_ground_truth(landing: Landing, ingest_client: FlaskClient) -> None:
