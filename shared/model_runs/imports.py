@@ -267,8 +267,13 @@ def _coco_instances(job: _Import) -> Iterator[None]:
     dataset = str(report["dataset"])
     now = datetime.now(UTC)
     transient.call("create dataset", lambda: ensure_dataset(dataset, now=now))
-    run_store.put_coco_categories(dataset, truth.categories, now=now)
     source = {"uri": job.uri, "generation": int(report["generation"])}
+    # Only the first step takes the dataset's ground truth over: a resumed import must not
+    # take it back from a newer file. None: a later generation of this file holds it.
+    if job.progress.offset == 0:
+        image_map = run_store.take_coco_ground_truth(dataset, truth.categories, source, now=now)
+    else:
+        image_map = report.get("imageMap")
     image_errors = [(n, r) for n, r in truth.errors if r.startswith("images")]
     annotation_errors = [(n, r) for n, r in truth.errors if not r.startswith("images")]
     job.extra |= {
@@ -278,6 +283,7 @@ def _coco_instances(job: _Import) -> Iterator[None]:
         "annotationErrors": [
             error_entry(n, reason) for n, reason in annotation_errors[:MAX_REPORTED_ERRORS]
         ],
+        "imageMap": image_map,
     }
     if job.progress.offset == 0:
         _save(job, _done_items(job.progress, 1, 0, image_errors))
@@ -285,8 +291,14 @@ def _coco_instances(job: _Import) -> Iterator[None]:
     for first in range(job.progress.offset - 1, len(truth.images), COCO_CHUNK_IMAGES):
         chunk = truth.images[first : first + COCO_CHUNK_IMAGES]
         keys = ground_truth.land(report["bucket"], dataset, chunk, source, now)
-        run_store.put_coco_images(dataset, keys)
+        if image_map is not None:
+            run_store.put_coco_images(dataset, keys, image_map=int(image_map))
         _save(job, _done_items(job.progress, len(chunk), len(chunk), []))
+        yield
+    # Results ignore the images of older maps already; this deletes them, a batch a step.
+    while image_map is not None and run_store.drop_older_coco_images(
+        dataset, image_map=int(image_map)
+    ):
         yield
 
 
@@ -323,19 +335,23 @@ def _coco_results(job: _Import) -> Iterator[None]:
     report = job.report
     dataset, run_id = str(report["dataset"]), str(report["runId"])
     groups, orphans = _group_by_image(coco.parse_results(_read_whole(job)))
-    categories = run_store.coco_categories(dataset)
-    if not categories:
+    truth = run_store.coco_ground_truth(dataset)
+    if truth is None or not truth.categories:
         raise coco.CocoError(
             f"no COCO ground truth for dataset {dataset!r}: import its instances file "
             f"(imports/instances_{dataset}.json) first"
         )
+    if job.progress.offset:  # resumed: the image map it began with, so its steps stay the same
+        truth = replace(truth, image_map=int(report.get("imageMap") or truth.image_map))
     detected = {group.image_id for group in groups}
-    empty = [_ImageDetections(i) for i in run_store.coco_image_ids(dataset) if i not in detected]
+    known = run_store.coco_image_ids(dataset, image_map=truth.image_map)
+    empty = [_ImageDetections(i) for i in known if i not in detected]
     work = groups + empty
     # Images without detections have no entry to report a rejection under: they are
     # reported by image id (counts and first errors carried on from the report when resumed).
     image_errors = list(report.get("imageErrors") or [])
     job.extra |= {
+        "imageMap": truth.image_map,
         "imagesWithoutDetections": len(empty),
         "imagesRejected": int(report.get("imagesRejected") or 0),
         "imageErrors": image_errors,
@@ -345,7 +361,7 @@ def _coco_results(job: _Import) -> Iterator[None]:
         yield
     for first in range(job.progress.offset - 1, len(work), COCO_CHUNK_IMAGES):
         chunk = work[first : first + COCO_CHUNK_IMAGES]
-        written, errors, lost = _land_results(run_id, dataset, chunk, categories)
+        written, errors, lost = _land_results(run_id, dataset, chunk, truth)
         room = max(MAX_REPORTED_ERRORS - len(image_errors), 0)
         image_errors = image_errors + [{"imageId": i, "reason": r} for i, r in lost[:room]]
         rejected = job.extra["imagesRejected"] + len(lost)
@@ -358,11 +374,13 @@ def _land_results(
     run_id: str,
     dataset: str,
     chunk: list[_ImageDetections],
-    categories: Mapping[int, str],
+    truth: run_store.CocoTruth,
 ) -> tuple[int, list[tuple[int, str]], list[tuple[int, str]]]:
     """Write one chunk of images' detections; (detections written, rejected entries, rejected
     images without detections by image id)."""
-    keys = run_store.coco_image_keys(dataset, [group.image_id for group in chunk])
+    categories = truth.categories
+    ids = [group.image_id for group in chunk]
+    keys = run_store.coco_image_keys(dataset, ids, image_map=truth.image_map)
     errors: list[tuple[int, str]] = []
     lines: list[tuple[int, PredictionLine]] = []
     by_number: dict[int, _ImageDetections] = {}

@@ -5,15 +5,19 @@ and its totals (kept by ``shared.model_runs.totals``). Its rows live in ``modelR
 (written only through ``rows.mutate_rows``). A threshold change bumps ``metricsVersion`` and
 resets ``modelRuns/<id>/recomputeShards/<hex>`` in one transaction; each shard's cursor then
 advances in transactions that check the version, so a recompute of older thresholds can never
-move a newer one's cursor. ``cocoDatasets/<dataset>`` (categories) and its ``images/<imageId>``
-(global keys) remember a COCO ground truth, so that a COCO results file, which names images and
-categories only by number, can be imported against it.
+move a newer one's cursor. ``cocoDatasets/<dataset>`` (categories, the instances file that is
+the ground truth, the version of its image map) and its ``images/<imageId>`` (global key, image
+map version) remember a COCO ground truth, so that a COCO results file, which names images and
+categories only by number, can be imported against it. A new instances file for the dataset
+replaces the categories and starts a new image map: images of older maps are ignored, then
+deleted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -225,21 +229,67 @@ def _coco_ref(dataset: str) -> firestore.DocumentReference:
     return db().collection(COCO_DATASETS).document(dataset)
 
 
-def put_coco_categories(dataset: str, categories: Mapping[int, str], *, now: datetime) -> None:
-    """Merge a ground truth's categories ({id: name}) into the dataset's record."""
-    fields = {"categories": {str(k): v for k, v in categories.items()}, "updatedAt": now}
-    transient.call("write COCO categories", lambda: _coco_ref(dataset).set(fields, merge=True))
+@dataclass(frozen=True)
+class CocoTruth:
+    """A dataset's current COCO ground truth: its categories and the version of its image map."""
+
+    categories: dict[int, str]
+    image_map: int
 
 
-def put_coco_images(dataset: str, images: Mapping[int, str]) -> None:
-    """Remember each image id's global key ({image id: global key})."""
+def take_coco_ground_truth(
+    dataset: str, categories: Mapping[int, str], source: Mapping[str, Any], *, now: datetime
+) -> int | None:
+    """Make ``source`` ({uri, generation}, an instances file) the dataset's ground truth: its
+    categories replace the old ones and its images go in a new image map, whose version is
+    returned. The same source again gets the same version; None if a later generation of the
+    same file already holds it (a late event: it changes nothing)."""
+
+    @firestore.transactional  # type: ignore[untyped-decorator]
+    def apply(transaction: firestore.Transaction) -> int | None:
+        current = _coco_ref(dataset).get(transaction=transaction).to_dict() or {}
+        prior = current.get("source") or {}
+        if prior.get("uri") == source["uri"]:
+            if int(prior.get("generation") or 0) > int(source["generation"]):
+                return None
+            if int(prior["generation"]) == int(source["generation"]):
+                return int(current["imageMap"])
+        version = int(current.get("imageMap") or 0) + 1
+        transaction.set(_coco_ref(dataset), {
+            "categories": {str(k): v for k, v in categories.items()},
+            "source": dict(source),
+            "imageMap": version,
+            "updatedAt": now,
+        })  # fmt: skip
+        return version
+
+    result: int | None = transient.call("take COCO ground truth", lambda: apply(db().transaction()))
+    return result
+
+
+def put_coco_images(dataset: str, images: Mapping[int, str], *, image_map: int) -> None:
+    """Remember each image id's global key ({image id: global key}) in that image map."""
     items = list(images.items())
     collection = _coco_ref(dataset).collection(COCO_IMAGES)
     for start in range(0, len(items), MAX_BATCH_WRITES):
         batch = db().batch()
         for image_id, key in items[start : start + MAX_BATCH_WRITES]:
-            batch.set(collection.document(str(image_id)), {"globalKey": key})
+            batch.set(collection.document(str(image_id)), {"globalKey": key, "imageMap": image_map})
         transient.call("write COCO images", batch.commit)
+
+
+def drop_older_coco_images(dataset: str, *, image_map: int) -> int:
+    """Delete one batch of images of image maps before ``image_map``; how many (0: none left).
+    Index: automatic, single field ``imageMap`` of ``images``."""
+    collection = _coco_ref(dataset).collection(COCO_IMAGES)
+    query = collection.where(filter=firestore.FieldFilter("imageMap", "<", image_map))
+    snapshots = transient.stream(query.select([]).limit(MAX_BATCH_WRITES), "find old COCO images")
+    if snapshots:
+        batch = db().batch()
+        for snapshot in snapshots:
+            batch.delete(snapshot.reference)
+        transient.call("delete old COCO images", batch.commit)
+    return len(snapshots)
 
 
 def coco_datasets(*, limit: int) -> list[str]:
@@ -248,29 +298,34 @@ def coco_datasets(*, limit: int) -> list[str]:
     return [snapshot.id for snapshot in transient.stream(query, "list COCO datasets")]
 
 
-def coco_categories(dataset: str) -> dict[int, str]:
-    snapshot = transient.get(_coco_ref(dataset), "read COCO categories")
-    stored = (snapshot.to_dict() or {}).get("categories") or {}
-    return {int(k): str(v) for k, v in stored.items()}
+def coco_ground_truth(dataset: str) -> CocoTruth | None:
+    """The dataset's current COCO ground truth, None if it has none."""
+    doc = transient.get(_coco_ref(dataset), "read COCO categories").to_dict()
+    if doc is None or "imageMap" not in doc:
+        return None
+    categories = {int(k): str(v) for k, v in (doc.get("categories") or {}).items()}
+    return CocoTruth(categories, int(doc["imageMap"]))
 
 
-def coco_image_keys(dataset: str, image_ids: Iterable[int]) -> dict[int, str]:
-    """The global keys of these image ids, where known."""
+def coco_image_keys(dataset: str, image_ids: Iterable[int], *, image_map: int) -> dict[int, str]:
+    """The global keys of these image ids, where that image map knows them."""
     collection = _coco_ref(dataset).collection(COCO_IMAGES)
     ids = [str(i) for i in dict.fromkeys(image_ids)]
     found: dict[int, str] = {}
     for start in range(0, len(ids), MAX_BATCH_WRITES):
         refs = [collection.document(i) for i in ids[start : start + MAX_BATCH_WRITES]]
         for snapshot in _get_all(refs, "read COCO images"):
-            if snapshot.exists:
+            if snapshot.exists and snapshot.get("imageMap") == image_map:
                 found[int(snapshot.id)] = str(snapshot.get("globalKey"))
     return found
 
 
-def coco_image_ids(dataset: str) -> list[int]:
-    """Every image id of the dataset's COCO ground truth, in id order."""
+def coco_image_ids(dataset: str, *, image_map: int) -> list[int]:
+    """Every image id of that image map, in id order.
+    Index: automatic, single field ``imageMap`` of ``images``."""
     collection = _coco_ref(dataset).collection(COCO_IMAGES)
-    snapshots = transient.stream(collection.select([]), "list COCO images")
+    query = collection.where(filter=firestore.FieldFilter("imageMap", "==", image_map))
+    snapshots = transient.stream(query.select([]), "list COCO images")
     return sorted(int(snapshot.id) for snapshot in snapshots)
 
 

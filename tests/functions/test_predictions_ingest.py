@@ -30,6 +30,7 @@ from shared.store import imports
 from shared.store import model_runs as run_store
 from shared.store import rows as row_store
 from shared.store import slices as slice_store
+from shared.store.client import db
 from shared.store.scopes import CATALOG
 from tests.functions.conftest import Landing, ndjson, post_event, storage_event, tiny_png
 from tests.unit.metrics.coco_reference import reference_counts
@@ -389,6 +390,31 @@ def test_an_image_without_detections_whose_row_was_deleted_is_reported_by_its_id
     ]
     scored = {doc["globalKey"].rsplit("/", 1)[-1] for doc in run_rows(run).values()}
     assert scored == {"000000000001.jpg", "000000000002.jpg"}
+
+
+@pytest.mark.parametrize("late_older", [False, True])
+def test_a_new_instances_file_replaces_the_image_ids_results_are_scored_on(
+    landing: Landing, ingest_client: FlaskClient, late_older: bool
+) -> None:
+    name = "imports/instances_val2017.json"
+    older = {"images": IMAGES, "annotations": ANNOTATIONS, "categories": CATEGORIES}
+    newer = {**older, "images": IMAGES[:2]}  # image 3 is no longer in the ground truth
+    first = landing.upload(name, json.dumps(older).encode())
+    second = landing.upload(name, json.dumps(newer).encode())
+    order = [second, first] if late_older else [first, second]
+    for resource in order:
+        assert post_event(ingest_client, storage_event("finalized", resource)) == 200
+    assert report_of(landing, order[-1])["status"] == "done"
+
+    run = new_run(["person", "car"])
+    only_image_1 = [r for r in RESULTS if r["image_id"] == 1]
+    report = deliver(ingest_client, landing, f"model-runs/{run}/results_val2017.json",
+                     json.dumps(only_image_1).encode())  # fmt: skip
+    assert report["imagesWithoutDetections"] == 1
+    scored = {doc["globalKey"].rsplit("/", 1)[-1] for doc in run_rows(run).values()}
+    assert scored == {"000000000001.jpg", "000000000002.jpg"}  # no empty row for image 3
+    images = db().collection("cocoDatasets").document("val2017").collection("images")
+    assert sorted(s.id for s in images.stream()) == ["1", "2"]
 
 
 def test_coco_results_need_their_ground_truth(landing: Landing, ingest_client: FlaskClient) -> None:

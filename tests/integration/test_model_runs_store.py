@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -288,3 +289,29 @@ def test_unknown_runs_are_not_found() -> None:
         run_service.get_run("nope")
     with pytest.raises(NotFound):
         run_service.update_run("nope", ModelRunUpdate(name="x"))
+
+
+def test_each_new_instances_file_starts_a_new_image_map_and_old_ones_go() -> None:
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    a1 = {"uri": "gs://b/imports/instances_d.json", "generation": 1}
+    a2 = {**a1, "generation": 2}
+    other = {"uri": "gs://b/imports/d/instances.json", "generation": 1}
+    first = run_store.take_coco_ground_truth("d", {1: "car"}, a1, now=now)
+    assert first == 1
+    run_store.put_coco_images("d", {1: "k1", 2: "k2"}, image_map=1)
+    assert run_store.take_coco_ground_truth("d", {1: "car"}, a1, now=now) == 1  # a repeat
+    assert run_store.take_coco_ground_truth("d", {3: "bus"}, a2, now=now) == 2
+    assert run_store.take_coco_ground_truth("d", {1: "car"}, a1, now=now) is None  # late, older
+    run_store.put_coco_images("d", {2: "k2"}, image_map=2)
+    truth = run_store.coco_ground_truth("d")
+    assert truth == run_store.CocoTruth({3: "bus"}, 2)  # categories replaced, not merged
+    assert run_store.coco_image_ids("d", image_map=2) == [2]
+    assert run_store.coco_image_keys("d", [1, 2], image_map=2) == {2: "k2"}
+    assert run_store.drop_older_coco_images("d", image_map=2) == 1  # image 1; 2 was rewritten
+    run_store.put_coco_images("d", {9: "k9"}, image_map=1)  # an older import still writing
+    assert run_store.drop_older_coco_images("d", image_map=2) == 1
+    assert run_store.drop_older_coco_images("d", image_map=2) == 0
+    assert run_store.coco_image_keys("d", [1, 2, 9], image_map=2) == {2: "k2"}
+    # Another file for the dataset takes over too: the import that starts last holds it.
+    assert run_store.take_coco_ground_truth("d", {1: "car"}, other, now=now) == 3
+    assert run_store.coco_datasets(limit=5) == ["d"]
