@@ -21,7 +21,7 @@ def get_dataset(dataset_id: str) -> Document | None:
 
 
 def list_datasets(*, limit: int, after: str | None = None) -> list[Document]:
-    """Datasets in id order, starting after the id ``after``."""
+    """Datasets in id order, starting after the id ``after`` (index: built in, document ids)."""
     collection = db().collection(DATASETS)
     query = collection.order_by("__name__")
     if after is not None:

@@ -176,7 +176,8 @@ def finish_cleanup(slice_id: str) -> None:
 def list_slices(
     scope_key: str | None, *, limit: int, after: tuple[datetime, str] | None = None
 ) -> list[Document]:
-    """Slices newest first, optionally of one scope; index (scopeKey, createdAt desc)."""
+    """Slices newest first, optionally of one scope. Index: (scopeKey, createdAt desc) for a
+    scope, else the automatic one on ``createdAt`` (descending)."""
     query: Any = db().collection(SLICES)
     if scope_key is not None:
         query = query.where(filter=firestore.FieldFilter("scopeKey", "==", scope_key))

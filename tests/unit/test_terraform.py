@@ -244,6 +244,31 @@ def test_exploring_a_slice_by_id_descending_has_its_index() -> None:
     assert "local.id_descending_indexes" in locals_()["composite_indexes"]
 
 
+def _composite_index_count() -> int:
+    """How many entries ``local.composite_indexes`` holds, from the lists it is built of."""
+    declared = locals_()
+    sort_fields = {
+        "dataRows": declared["catalog_sort_paths"],
+        "rows": [
+            *declared["catalog_sort_paths"],
+            *declared["model_run_only_sort_paths"],
+            *declared["metric_names"],
+        ],
+    }
+    assert set(declared["explore_sort_fields"]) == set(sort_fields)
+    merged = declared["composite_indexes"]
+    assert merged.startswith("${merge(local.explore_indexes, local.id_descending_indexes, {")
+    literal = re.findall(r'"[\w.]+" = \{collection = "\w+"', merged)
+    explore = sum(2 * len(fields) for fields in sort_fields.values())  # both directions
+    return explore + len(sort_fields) + len(literal)
+
+
+def test_the_deployment_guide_states_the_number_of_composite_indexes() -> None:
+    guide = (TERRAFORM.parent / "docs" / "deployment.md").read_text()
+    stated = re.findall(r"(\d+) composite indexes in all", guide)
+    assert stated == [str(_composite_index_count())]
+
+
 def test_large_arrays_are_unindexed_and_slice_entry_times_are_not() -> None:
     unindexed = {(f["collection"], f["field"]) for f in locals_()["unindexed_fields"].values()}
     assert unindexed == {
