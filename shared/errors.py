@@ -25,6 +25,11 @@ class SlicesError(Exception):
         self.message = message
         self.details = details or []
 
+    @property
+    def info(self) -> dict[str, str]:
+        """Facts a client can act on, for the ``ErrorInfo`` detail's ``metadata`` (strings)."""
+        return {}
+
     def to_json(self) -> dict[str, Any]:
         """The AIP-193 error body."""
         return {
@@ -47,11 +52,19 @@ class InvalidArgument(PermanentError):
 
 
 class FilterError(InvalidArgument):
-    """A filter that does not parse or does not type-check; ``position`` is 0-based in the text."""
+    """A filter that does not parse or does not type-check; ``position`` is 0-based in the text.
+
+    For a filter given as text, every error about one comparison (or one of its literals) has
+    a position; the message ends with it and ``ErrorInfo.metadata.position`` carries it.
+    """
 
     def __init__(self, message: str, *, position: int | None = None) -> None:
         super().__init__(message if position is None else f"{message} (at character {position})")
         self.position = position
+
+    @property
+    def info(self) -> dict[str, str]:
+        return {} if self.position is None else {"position": str(self.position)}
 
 
 class NotFound(PermanentError):

@@ -2,8 +2,10 @@
 
 ``{"error": {"code": 404, "status": "NOT_FOUND", "message": "...", "details": [...]}}``. Each
 body carries a ``google.rpc.ErrorInfo`` detail whose ``reason`` names the error precisely
-(AIP-193 asks for one); field problems add a ``google.rpc.BadRequest`` detail. Unexpected
-exceptions are logged with their traceback and answered as a bare 500, never with internals.
+(AIP-193 asks for one) and, in its ``metadata``, what the error knows for a client to act on
+(a filter error's ``position`` in the text); field problems add a ``google.rpc.BadRequest``
+detail. Unexpected exceptions are logged with their traceback and answered as a bare 500,
+never with internals.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def reason(error: SlicesError) -> str:
 
 def body(error: SlicesError) -> dict[str, Any]:
     payload = error.to_json()
-    info = {"@type": ERROR_INFO, "reason": reason(error), "domain": DOMAIN, "metadata": {}}
+    info = {"@type": ERROR_INFO, "reason": reason(error), "domain": DOMAIN, "metadata": error.info}
     payload["error"]["details"] = [info, *payload["error"]["details"]]
     return payload
 

@@ -53,7 +53,9 @@ class ErrorStatus(BaseModel):
     message: str = Field(description="What went wrong, for a developer.")
     details: list[dict[str, Any]] = Field(
         description="google.rpc detail messages, each with '@type': ErrorInfo always first "
-        "(its 'reason' names the error), BadRequest with fieldViolations for bad fields."
+        "(its 'reason' names the error; for a filter text, metadata.position is the 0-based "
+        "offset of the offending comparison or literal), BadRequest with fieldViolations for "
+        "bad fields."
     )
 
 

@@ -7,6 +7,7 @@ every tree (parsed or validated) before anything recursive walks it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from shared.errors import FilterError
@@ -20,6 +21,7 @@ from shared.filters.limits import (
     MAX_STRING_LENGTH,
     MAX_VALUES,
 )
+from shared.filters.positions import Written, nth, position
 from shared.filters.tree import walk
 
 _COMBINATORS = ("and", "or", "not")
@@ -43,16 +45,22 @@ def check_raw_size(value: Any) -> None:
                 stack.append((child, depth + 1))
 
 
-def check_structure(tree: Filter) -> None:
-    """Raise a :class:`FilterError` naming the first limit ``tree`` is over."""
+def check_structure(tree: Filter, written: Sequence[Written] = ()) -> None:
+    """Raise a :class:`FilterError` naming the first limit ``tree`` is over.
+
+    ``written`` places the leaves in the text they were parsed from, for the error's position.
+    """
     leaves = 0
     for nodes, (node, depth) in enumerate(walk(tree), start=1):
         _check_counts(depth=depth, nodes=nodes)
         if isinstance(node, Leaf):
+            where = nth(written, leaves)
             leaves += 1
             if leaves > MAX_LEAVES:
-                raise FilterError(f"a filter has at most {MAX_LEAVES} comparisons")
-            check_literals(node)
+                raise FilterError(
+                    f"a filter has at most {MAX_LEAVES} comparisons", position=position(where)
+                )
+            check_literals(node, where)
 
 
 def _check_counts(*, depth: int, nodes: int) -> None:
@@ -62,31 +70,37 @@ def _check_counts(*, depth: int, nodes: int) -> None:
         raise FilterError(f"a filter has at most {MAX_NODES} nodes")
 
 
-def check_literals(leaf: Leaf) -> None:
+def check_literals(leaf: Leaf, where: Written | None = None) -> None:
     """List length, string length and number range of one comparison's literals."""
+    name = f"{leaf.field} {leaf.op}"
     if leaf.values is not None:
         if len(leaf.values) > MAX_VALUES:
             raise FilterError(
-                f"{leaf.field} {leaf.op}: at most {MAX_VALUES} values in a list "
-                f"(Firestore's limit for one query), got {len(leaf.values)}"
+                f"{name}: at most {MAX_VALUES} values in a list "
+                f"(Firestore's limit for one query), got {len(leaf.values)}",
+                position=position(where, MAX_VALUES),
             )
         if not leaf.values:
-            raise FilterError(f"{leaf.field} {leaf.op}: the list of values is empty")
-    for value in [leaf.value] if leaf.values is None else leaf.values:
-        if isinstance(value, str):
-            if len(value) > MAX_STRING_LENGTH:
-                raise FilterError(
-                    f"{leaf.field} {leaf.op}: a string literal is at most "
-                    f"{MAX_STRING_LENGTH} characters, got {len(value)}"
-                )
-            if not _is_valid_unicode(value):
-                raise FilterError(f"{leaf.field} {leaf.op}: string has an unpaired surrogate")
-        elif isinstance(value, bool):
-            continue
-        elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
-            raise FilterError(f"{leaf.field} {leaf.op}: integer {value} is outside 64 bits")
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise FilterError(f"{leaf.field} {leaf.op}: numbers must be finite, got {value}")
+            raise FilterError(f"{name}: the list of values is empty", position=position(where))
+    for index, value in enumerate([leaf.value] if leaf.values is None else leaf.values):
+        problem = _literal_problem(value)
+        if problem is not None:
+            raise FilterError(f"{name}: {problem}", position=position(where, index))
+
+
+def _literal_problem(value: object) -> str | None:
+    if isinstance(value, str):
+        if len(value) > MAX_STRING_LENGTH:
+            return f"a string literal is at most {MAX_STRING_LENGTH} characters, got {len(value)}"
+        if not _is_valid_unicode(value):
+            return "string has an unpaired surrogate"
+    elif isinstance(value, bool):
+        return None
+    elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        return f"integer {value} is outside 64 bits"
+    elif isinstance(value, float) and not math.isfinite(value):
+        return f"numbers must be finite, got {value}"
+    return None
 
 
 def _is_valid_unicode(text: str) -> bool:

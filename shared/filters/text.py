@@ -22,7 +22,8 @@ import json
 import math
 import re
 from functools import cache
-from typing import Any, cast
+from itertools import chain
+from typing import Any, NamedTuple, cast
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
@@ -30,6 +31,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from shared.errors import FilterError
 from shared.filters.ast import And, Filter, Leaf, Not, Op, Or, Scalar
 from shared.filters.limits import MAX_TEXT_LENGTH
+from shared.filters.positions import Written
 from shared.filters.structure import check_structure
 
 _GRAMMAR = r"""
@@ -125,55 +127,83 @@ def _literal(token: Token) -> Scalar:
     return int(text)
 
 
-class _Build(Transformer[Token, Filter]):
-    """Builds the pydantic tree as the parser reduces each rule."""
+class _Built(NamedTuple):
+    """A subtree and where each of its leaves was written, left to right."""
 
-    def or_expr(self, children: list[Filter]) -> Filter:
-        return Or(or_=children)
+    tree: Filter
+    written: tuple[Written, ...]
 
-    def and_expr(self, children: list[Filter]) -> Filter:
-        return And(and_=children)
 
-    def not_(self, children: list[Filter]) -> Filter:
-        return Not(not_=children[0])
+def _joined(children: list[_Built]) -> tuple[Written, ...]:
+    return tuple(chain.from_iterable(child.written for child in children))
 
-    def true_(self, _: list[Any]) -> Filter:
-        return And(and_=[])
 
-    def false_(self, _: list[Any]) -> Filter:
-        return Or(or_=[])
+def _start(token: Token) -> int:
+    return token.start_pos or 0
 
-    def values(self, children: list[Token | None]) -> list[Scalar]:
-        return [_literal(token) for token in children if token is not None]
 
-    def compare(self, children: list[Token]) -> Filter:
+def _leaf(field: Token, op: Op, operand: Token | list[Token] | None = None) -> _Built:
+    """A comparison, with the places of its field and of each literal."""
+    tokens = [] if operand is None else operand if isinstance(operand, list) else [operand]
+    literals = [_literal(token) for token in tokens]
+    if operand is None:
+        leaf = Leaf(field=str(field), op=op)
+    elif isinstance(operand, list):
+        leaf = Leaf(field=str(field), op=op, values=literals)
+    else:
+        leaf = Leaf(field=str(field), op=op, value=literals[0])
+    return _Built(leaf, (Written(_start(field), tuple(_start(token) for token in tokens)),))
+
+
+class _Build(Transformer[Token, _Built]):
+    """Builds the pydantic tree as the parser reduces each rule, noting where leaves were."""
+
+    def or_expr(self, children: list[_Built]) -> _Built:
+        return _Built(Or(or_=[child.tree for child in children]), _joined(children))
+
+    def and_expr(self, children: list[_Built]) -> _Built:
+        return _Built(And(and_=[child.tree for child in children]), _joined(children))
+
+    def not_(self, children: list[_Built]) -> _Built:
+        return _Built(Not(not_=children[0].tree), children[0].written)
+
+    def true_(self, _: list[Any]) -> _Built:
+        return _Built(And(and_=[]), ())
+
+    def false_(self, _: list[Any]) -> _Built:
+        return _Built(Or(or_=[]), ())
+
+    def values(self, children: list[Token | None]) -> list[Token]:
+        return [token for token in children if token is not None]
+
+    def compare(self, children: list[Token]) -> _Built:
         field, symbol, value = children
-        return Leaf(field=str(field), op=_COMPARISONS[str(symbol)], value=_literal(value))
+        return _leaf(field, _COMPARISONS[str(symbol)], value)
 
-    def between(self, children: list[Token]) -> Filter:
+    def between(self, children: list[Token]) -> _Built:
         field, low, high = children
-        return Leaf(field=str(field), op=Op.BETWEEN, values=[_literal(low), _literal(high)])
+        return _leaf(field, Op.BETWEEN, [low, high])
 
-    def in_(self, children: list[Any]) -> Filter:
-        return Leaf(field=str(children[0]), op=Op.IN, values=children[1])
+    def in_(self, children: list[Any]) -> _Built:
+        return _leaf(children[0], Op.IN, children[1])
 
-    def not_in(self, children: list[Any]) -> Filter:
-        return Leaf(field=str(children[0]), op=Op.NOT_IN, values=children[1])
+    def not_in(self, children: list[Any]) -> _Built:
+        return _leaf(children[0], Op.NOT_IN, children[1])
 
-    def contains(self, children: list[Token]) -> Filter:
-        return Leaf(field=str(children[0]), op=Op.CONTAINS, value=_literal(children[1]))
+    def contains(self, children: list[Token]) -> _Built:
+        return _leaf(children[0], Op.CONTAINS, children[1])
 
-    def contains_any(self, children: list[Any]) -> Filter:
-        return Leaf(field=str(children[0]), op=Op.CONTAINS_ANY, values=children[1])
+    def contains_any(self, children: list[Any]) -> _Built:
+        return _leaf(children[0], Op.CONTAINS_ANY, children[1])
 
-    def contains_all(self, children: list[Any]) -> Filter:
-        return Leaf(field=str(children[0]), op=Op.CONTAINS_ALL, values=children[1])
+    def contains_all(self, children: list[Any]) -> _Built:
+        return _leaf(children[0], Op.CONTAINS_ALL, children[1])
 
-    def prefix(self, children: list[Token]) -> Filter:
-        return Leaf(field=str(children[0]), op=Op.PREFIX, value=_literal(children[1]))
+    def prefix(self, children: list[Token]) -> _Built:
+        return _leaf(children[0], Op.PREFIX, children[1])
 
-    def exists(self, children: list[Token]) -> Filter:
-        return Leaf(field=str(children[0]), op=Op.EXISTS)
+    def exists(self, children: list[Token]) -> _Built:
+        return _leaf(children[0], Op.EXISTS)
 
 
 @cache
@@ -187,6 +217,11 @@ def parse(text: str) -> Filter:
     Only the syntax and the structural limits are checked here; fields and types are checked
     against a registry by :func:`~shared.filters.validation.validate`.
     """
+    return parse_located(text)[0]
+
+
+def parse_located(text: str) -> tuple[Filter, tuple[Written, ...]]:
+    """The tree of :func:`parse` and where each of its leaves was written, left to right."""
     if not isinstance(text, str):
         raise FilterError(f"a filter text must be a string, not {type(text).__name__}")
     if len(text) > MAX_TEXT_LENGTH:
@@ -195,15 +230,15 @@ def parse(text: str) -> Filter:
             position=MAX_TEXT_LENGTH,
         )
     try:
-        tree = cast(Filter, _parser().parse(text))
+        built = cast(_Built, _parser().parse(text))
     except UnexpectedInput as error:
         raise _syntax_error(text, error) from None
     except VisitError as error:  # a callback's own error, e.g. a number out of range
         if isinstance(error.orig_exc, FilterError):
             raise error.orig_exc from None
         raise
-    check_structure(tree)
-    return tree
+    check_structure(built.tree, built.written)
+    return built.tree, built.written
 
 
 def _syntax_error(text: str, error: UnexpectedInput) -> FilterError:

@@ -7,6 +7,7 @@ string field is an error, not a silent no-match), or a limit exceeded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -16,8 +17,9 @@ from shared.errors import FilterError
 from shared.filters.ast import And, Filter, Leaf, Not, Op, Or, Scalar
 from shared.filters.fields import FieldRegistry, FieldSpec, FieldType
 from shared.filters.operators import ALLOWED_OPS, literal_value
+from shared.filters.positions import Written, nth, placed, position
 from shared.filters.structure import check_raw_size, check_structure
-from shared.filters.text import parse
+from shared.filters.text import parse_located
 from shared.filters.tree import walk
 from shared.metadata import parse_datetime
 
@@ -38,10 +40,12 @@ def load(value: str | dict[str, Any] | Filter, registry: FieldRegistry) -> Filte
 
     See :func:`normalize`: what ``load`` returns always round-trips through text. Text and
     JSON are held to the limits as written; a tree built in code (say, a user's filter ANDed
-    with a scope condition) is held to them once normalised.
+    with a scope condition) is held to them once normalised. An error about one comparison of
+    a text names its position.
     """
+    written: tuple[Written, ...] = ()
     if isinstance(value, str):
-        tree = parse(value)
+        tree, written = parse_located(value)
     elif isinstance(value, dict):
         check_raw_size(value)
         tree = from_json(value)
@@ -49,8 +53,8 @@ def load(value: str | dict[str, Any] | Filter, registry: FieldRegistry) -> Filte
         tree = value
     else:
         raise FilterError(f"a filter is text or a JSON object, not {type(value).__name__}")
-    tree = normalize(tree)
-    validate(tree, registry)
+    tree = normalize(tree)  # keeps the leaves in order, so ``written`` still lines up
+    validate(tree, registry, written)
     return tree
 
 
@@ -92,47 +96,64 @@ def normalize(tree: Filter) -> Filter:
     return tree
 
 
-def validate(tree: Filter, registry: FieldRegistry) -> None:
+def validate(tree: Filter, registry: FieldRegistry, written: Sequence[Written] = ()) -> None:
     """Raise a :class:`FilterError` unless ``tree`` is a filter the registry's rows can answer.
 
     Checks the limits, that no AND / OR has exactly one child (see :func:`load`), each field,
-    each operator against the field's type, and each literal against the field.
+    each operator against the field's type, and each literal against the field. ``written``
+    places the leaves in the text they came from (see :mod:`~shared.filters.positions`), so
+    that an error about one of them says where it is.
     """
-    check_structure(tree)
+    check_structure(tree, written)
+    leaf_index = 0
     for node, _ in walk(tree):
         if isinstance(node, And) and len(node.and_) == 1:
             raise FilterError("an 'and' with a single child: use the child itself")
         if isinstance(node, Or) and len(node.or_) == 1:
             raise FilterError("an 'or' with a single child: use the child itself")
         if isinstance(node, Leaf):
-            check_leaf(node, registry.lookup(node.field))
+            where = nth(written, leaf_index)
+            leaf_index += 1
+            try:
+                spec = registry.lookup(node.field)
+            except FilterError as unknown:
+                raise placed(unknown, where) from None
+            check_leaf(node, spec, where)
 
 
-def check_leaf(leaf: Leaf, spec: FieldSpec) -> None:
+def check_leaf(leaf: Leaf, spec: FieldSpec, where: Written | None = None) -> None:
     """The operator applies to the field's type and every literal has the field's type."""
     allowed = ALLOWED_OPS[spec.type]
     if leaf.op not in allowed:
         names = ", ".join(op.value for op in Op if op in allowed)
         raise FilterError(
             f"operator '{leaf.op}' does not apply to {spec.name} ({spec.type.value}); "
-            f"it takes: {names}"
+            f"it takes: {names}",
+            position=position(where),
         )
     values: list[Scalar] = (
         leaf.values if leaf.values is not None else [] if leaf.value is None else [leaf.value]
     )
-    for value in values:
+    for index, value in enumerate(values):
         if not _literal_fits(spec, value):
             raise FilterError(
                 f"{spec.name} {leaf.op}: {spec.name} is a {spec.type.value} field, so the "
-                f"value must be {_TYPE_NAMES[spec.type]}, got {_describe_literal(value)}"
+                f"value must be {_TYPE_NAMES[spec.type]}, got {_describe_literal(value)}",
+                position=position(where, index),
             )
         if spec.enum is not None and leaf.op is not Op.PREFIX and value not in spec.enum:
             shown = ", ".join(repr(v) for v in sorted(spec.enum)[:20])
-            raise FilterError(f"{spec.name} {leaf.op}: {value!r} is not one of: {shown}")
+            raise FilterError(
+                f"{spec.name} {leaf.op}: {value!r} is not one of: {shown}",
+                position=position(where, index),
+            )
     if leaf.op is Op.BETWEEN:
         low, high = (literal_value(spec, value) for value in values)
         if low > high:
-            raise FilterError(f"{spec.name} between: the low end is above the high end")
+            raise FilterError(
+                f"{spec.name} between: the low end is above the high end",
+                position=position(where),
+            )
 
 
 def _literal_fits(spec: FieldSpec, value: Scalar) -> bool:

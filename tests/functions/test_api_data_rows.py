@@ -164,6 +164,25 @@ def test_list_errors(client: FlaskClient, catalog: dict[str, str]) -> None:
     assert "pageToken" in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("text", "at"),
+    [
+        ('dataset = "cars" AND metadata.split = 5', "5"),
+        ('dataset = "cars" AND metadata.nope EXISTS', "metadata.nope"),
+        ('dataset = "cars" AND', None),  # a syntax error: the end of the text
+    ],
+)
+def test_a_filter_error_says_where_in_the_text(
+    client: FlaskClient, catalog: dict[str, str], text: str, at: str | None
+) -> None:
+    error = assert_error(client.get(f"/v1/dataRows?{q(text)}"), 400, "INVALID_ARGUMENT")
+    position = len(text) if at is None else text.index(at)
+    assert error["message"].endswith(f"(at character {position})")
+    info = error["details"][0]
+    assert info["reason"] == "FILTER_ERROR"
+    assert info["metadata"] == {"position": str(position)}
+
+
 # ---- one row ----------------------------------------------------------------------------
 
 

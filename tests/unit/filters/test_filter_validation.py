@@ -9,6 +9,7 @@ from filter_strategies import REGISTRY
 
 from shared.errors import FilterError, InvalidArgument
 from shared.filters import And, FieldRegistry, Leaf, Not, Op, Scope, load, parse, to_json, to_text
+from shared.filters.limits import MAX_STRING_LENGTH
 
 CATALOG = FieldRegistry(Scope.CATALOG)
 
@@ -100,6 +101,51 @@ def test_bad_filters_are_rejected_with_a_reason(source: str | dict[str, Any], wo
     assert words in caught.value.message
     assert isinstance(caught.value, InvalidArgument)
     assert caught.value.code == 400
+
+
+LIST_31 = ", ".join(f'"{i}"' for i in range(31))
+
+
+@pytest.mark.parametrize(
+    ("text", "at", "words"),
+    [
+        # The position is that of the offending literal...
+        ('dataset = "a" AND metadata.split = 5', "5", "the value must be a string"),
+        ("flagged = 1", "1", "must be true or false"),
+        ('metadata.split IN ("train", "x")', '"x"', "'x' is not one of"),
+        ('createdAt BETWEEN "2024-01-01T00:00:00Z" AND "soon"', '"soon"', "RFC 3339"),
+        ('dataset = "' + "x" * (MAX_STRING_LENGTH + 1) + '"', '"x', "a string literal is at most"),
+        (r'dataset = "a" OR dataset = "\ud800"', r'"\ud800"', "unpaired surrogate"),
+        ("media.width > 9223372036854775808", "9223", "outside 64 bits"),
+        (f"dataset IN ({LIST_31})", '"30"', "at most 30 values"),
+        # ... or of the comparison when no one literal is to blame.
+        ('dataset = "a" OR nope EXISTS', "nope", "unknown field 'nope'"),
+        ('flagged EXISTS AND metadata.nope = "a"', "metadata.nope", "unknown metadata field"),
+        ('dataset = "a" AND dataset CONTAINS "a"', "dataset CONTAINS", "does not apply"),
+        ('dataset = "a" AND dataset IN ()', "dataset IN", "list of values is empty"),
+        ("media.width BETWEEN 5 AND 1", "media.width", "low end is above the high end"),
+        (" OR ".join(["dataset EXISTS"] * 50 + ["flagged EXISTS"]), "flagged", "at most 50"),
+        # Deep inside, and after normalisation merged nested ANDs.
+        ('NOT (dataset EXISTS AND (flagged EXISTS OR media.width = "w"))', '"w"', "a number"),
+        ('(dataset EXISTS AND (flagged EXISTS AND TRUE)) AND media.width = "w"', '"w"', "number"),
+    ],
+)
+def test_errors_about_a_comparison_in_text_give_its_position(
+    text: str, at: str, words: str
+) -> None:
+    with pytest.raises(FilterError) as caught:
+        load(text, REGISTRY)
+    assert words in caught.value.message
+    assert caught.value.position == text.index(at)
+    assert caught.value.message.endswith(f"(at character {text.index(at)})")
+    assert caught.value.info == {"position": str(text.index(at))}
+
+
+def test_errors_about_a_json_tree_have_no_position() -> None:
+    with pytest.raises(FilterError) as caught:
+        load(leaf("media.width", "eq", "640"), REGISTRY)
+    assert caught.value.position is None
+    assert caught.value.info == {}
 
 
 def test_deep_json_is_rejected_before_pydantic_walks_it() -> None:
