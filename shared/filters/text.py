@@ -6,7 +6,8 @@ Grammar (keywords are case-insensitive; NOT binds tighter than AND, AND tighter 
     NOT (metrics.f1 >= 0.5 OR metadata.weather EXISTS)
 
 ``TRUE`` is the empty AND (every row) and ``FALSE`` the empty OR (no row); empty text is
-``TRUE``. Strings are double-quoted with JSON's backslash escapes; numbers are JSON numbers, an
+``TRUE``. Strings are double-quoted with JSON's backslash escapes (a raw control character,
+say a newline, is an error that names the escape to write); numbers are JSON numbers, an
 integer stays an integer and ``1.0`` stays a float. ``to_text`` writes the canonical form
 (upper-case keywords, single spaces, only the parentheses the tree needs), so
 ``parse(to_text(tree)) == tree`` for every tree :func:`~shared.filters.validation.validate`
@@ -260,11 +261,7 @@ def _syntax_error(text: str, error: UnexpectedInput) -> FilterError:
         expected = set(error.allowed)
         char = text[position]
         if char == '"':
-            return FilterError(
-                "unterminated string or invalid escape (strings use JSON escapes: "
-                '\\" \\\\ \\n \\t \\uXXXX ...)',
-                position=position,
-            )
+            return _string_error(text, position)
         found = repr(char)
     else:  # pragma: no cover - the LALR parser raises only the two above
         position = 0
@@ -272,6 +269,45 @@ def _syntax_error(text: str, error: UnexpectedInput) -> FilterError:
     names = sorted({_TERMINAL_NAMES.get(name.lstrip("_"), name.lstrip("_")) for name in expected})
     hint = f"; expected {', '.join(names)}" if names else ""
     return FilterError(f"syntax error: unexpected {found}{hint}", position=position)
+
+
+_ESCAPES = {'"', "\\", "/", "b", "f", "n", "r", "t"}
+_SHORT_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_HEX = frozenset("0123456789abcdefABCDEF")
+_ESCAPE_HELP = 'strings use JSON escapes: \\" \\\\ \\n \\t \\uXXXX ...'
+
+
+def _as_written(escape: str) -> str:
+    """An escape as the user wrote it, up to a quote or a control character."""
+    end = next((i for i, c in enumerate(escape) if i and (c == '"' or c < " ")), len(escape))
+    return escape[:end]
+
+
+def _string_error(text: str, start: int) -> FilterError:
+    """What is wrong with the string literal opening at ``start``, and where."""
+    index = start + 1
+    while index < len(text) and text[index] != '"':
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            after = text[index + 1]
+            digits = text[index + 2 : index + 6]
+            if after in _ESCAPES:
+                index += 2
+            elif after == "u" and len(digits) == 4 and set(digits) <= _HEX:
+                index += 6
+            else:
+                shown = _as_written(text[index : index + (6 if after == "u" else 2)])
+                return FilterError(
+                    f"invalid escape {shown} in a string ({_ESCAPE_HELP})", position=index
+                )
+        elif ord(char) < 0x20:
+            escape = _SHORT_ESCAPES.get(char, f"\\u{ord(char):04x}")
+            return FilterError(
+                f"control character U+{ord(char):04X} in a string; write {escape}", position=index
+            )
+        else:
+            index += 1
+    return FilterError(f"unterminated string: no closing quote ({_ESCAPE_HELP})", position=start)
 
 
 def to_text(node: Filter) -> str:

@@ -125,8 +125,15 @@ def test_control_characters_are_escaped_when_printed() -> None:
 @pytest.mark.parametrize(
     ("text", "position", "words"),
     [
-        ('dataset = "a', 10, "unterminated string"),
-        (r'dataset = "\x"', 10, "invalid escape"),
+        ('dataset = "a', 10, "unterminated string: no closing quote"),
+        ('dataset = "a\\', 10, "unterminated string"),
+        (r'dataset = "\x"', 11, "invalid escape \\x in a string"),
+        (r'dataset = "ab\u12g4"', 13, "invalid escape \\u12g4 in a string"),
+        (r'dataset = "ok\n" OR dataset = "\q"', 31, "invalid escape \\q"),
+        ('dataset = "a\nb"', 12, "control character U+000A in a string; write \\n"),
+        ('dataset = "\t"', 11, "control character U+0009 in a string; write \\t"),
+        ('dataset = "a\x01"', 12, "control character U+0001 in a string; write \\u0001"),
+        ('dataset = "\\\\" OR dataset = "a\x1f"', 30, "U+001F in a string; write \\u001f"),
         ('dataset ~ "a"', 8, "unexpected '~'"),
         ('dataset = "a" AND', 17, "unexpected end of filter"),
         ('(dataset = "a"', 14, "expected ')'"),
