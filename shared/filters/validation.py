@@ -175,26 +175,65 @@ def _describe_literal(value: Scalar) -> str:
     return f"the string {value!r:.80}"
 
 
+# The members of the literal union, as pydantic names them in an error's location.
+_SCALAR_MEMBERS = frozenset({"bool", "int", "float", "str"})
+
+
 def _describe(error: ErrorDetails) -> str:
     """One pydantic error as a sentence: where in the tree, then what is wrong."""
-    # Discriminator tags ('leaf', 'and', ...) repeat the key that follows them; drop them.
     parts: list[str] = []
     loc = list(error["loc"])
+    literal = False
     for index, part in enumerate(loc):
         if isinstance(part, int):
             parts[-1:] = [f"{parts[-1]}[{part}]" if parts else f"[{part}]"]
-        elif part in ("leaf", "and", "or", "not") and (
-            part == "leaf" or (index + 1 < len(loc) and loc[index + 1] == part)
-        ):
+        elif _is_tag(loc, index):
             continue
+        elif _is_scalar_member(loc, index):
+            literal = True
         else:
             parts.append(str(part))
-    where = ".".join(parts) or "the filter"
     message = error["msg"]
+    if literal:
+        message = f"a value must be a string, number or boolean, got {_json_kind(error['input'])}"
+    if error["type"] == "union_tag_not_found":
+        message = (
+            f"a node must be an object, a comparison or an and / or / not, "
+            f"got {_json_kind(error['input'])}"
+        )
     if error["type"] == "enum" and parts and parts[-1].endswith("op"):
         message = f"unknown operator {error['input']!r}; known: {', '.join(op.value for op in Op)}"
     if error["type"] == "extra_forbidden":
         message = f"unknown key {parts[-1]!r}" if parts else message
     if error["type"].startswith("value_error"):
         message = message.removeprefix("Value error, ")
-    return f"invalid filter at {where}: {message}"
+    return (
+        f"invalid filter at {'.'.join(parts)}: {message}" if parts else f"invalid filter: {message}"
+    )
+
+
+def _is_tag(loc: list[int | str], index: int) -> bool:
+    """A discriminator tag ('leaf', 'and', ...), which repeats the key that follows it."""
+    part = loc[index]
+    return part == "leaf" or (
+        part in ("and", "or", "not") and index + 1 < len(loc) and loc[index + 1] == part
+    )
+
+
+def _is_scalar_member(loc: list[int | str], index: int) -> bool:
+    """A union member under ``value`` or ``values[i]``: pydantic's name, not the user's."""
+    if loc[index] not in _SCALAR_MEMBERS or index == 0:
+        return False
+    before = loc[index - 1]
+    return before == "value" or (
+        isinstance(before, int) and loc[index - 2 : index - 1] == ["values"]
+    )
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in words: 'a list', 'null', ..."""
+    if value is None:
+        return "null"
+    kinds = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    kinds |= {list: "a list", dict: "an object"}
+    return kinds.get(type(value), type(value).__name__)

@@ -61,7 +61,14 @@ def test_valid_filters_load(source: str | dict[str, Any]) -> None:
         (leaf("dataset", "exists", "a"), "operator 'exists' takes no value"),
         (leaf("metrics.f1", "between", values=[1]), "exactly two 'values'"),
         ({"and": [leaf("dataset", "eq", "a")], "or": []}, "unknown key 'or'"),
-        ({"not": [leaf("dataset", "exists")]}, "invalid filter at not"),
+        ({"not": [leaf("dataset", "exists")]}, "invalid filter at not: a node must be an object"),
+        ({"and": [3]}, "at and[0]: a node must be an object, a comparison or an and / or / not"),
+        ({"or": [leaf("dataset", "exists"), None]}, "at or[1]: a node must be an object"),
+        # A literal of no JSON scalar type: the path is the user's, not pydantic's union.
+        (leaf("dataset", "in", values=[["a"]]), "at values[0]: a value must be a string, number"),
+        (leaf("dataset", "in", values=["a", None]), "at values[1]: a value must be a string"),
+        (leaf("dataset", "eq", {"x": 1}), "at value: a value must be a string, number or boolean"),
+        ({"or": [leaf("dataset", "eq", ["a"])]}, "at or[0].value: a value must be a string"),
         ({"and": [{"or": [leaf("dataset", "eq", "a", values=["b"])]}]}, "at and[0].or[0]"),
         # Types: operator against field type, literal against field type.
         (leaf("media.width", "eq", "640"), "media.width is a number field"),
