@@ -19,6 +19,10 @@ FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 MAX_FIELDS = 200
 MAX_ENUM_VALUES = 500
 MAX_STRING_LENGTH = 4096
+"""Characters of the longest string a row stores (a metadata string, enum value or tag).
+
+Filter literals share the limit, so a filter can name any stored value.
+"""
 MAX_TAGS = 100
 
 FieldName = Annotated[str, StringConstraints(pattern=FIELD_NAME_PATTERN)]

@@ -5,6 +5,8 @@ Over a limit is a :class:`~shared.errors.FilterError` (HTTP 400) that names the 
 
 from __future__ import annotations
 
+from shared import metadata
+
 MAX_TEXT_LENGTH = 10_000
 """Characters of filter text, checked before parsing."""
 
@@ -21,8 +23,15 @@ Firestore's own cap for ``in`` and ``array-contains-any``, so a list the planner
 always fits in one query.
 """
 
-MAX_STRING_LENGTH = 1024
-"""Characters of one string literal."""
+MAX_STRING_LENGTH = metadata.MAX_STRING_LENGTH
+"""Characters of one string literal: as long as the longest stored string (4,096)."""
+
+MAX_LITERAL_CHARACTERS = MAX_TEXT_LENGTH
+"""Characters of all string literals of one filter together.
+
+A filter's text holds every literal, so a JSON tree over this could not be written as text;
+with it, a JSON filter is bounded like a text one, whatever its number of lists and strings.
+"""
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1

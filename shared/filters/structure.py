@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from shared.errors import FilterError
-from shared.filters.ast import Filter, Leaf
+from shared.filters.ast import Filter, Leaf, Scalar
 from shared.filters.limits import (
     INT64_MAX,
     INT64_MIN,
     MAX_DEPTH,
     MAX_LEAVES,
+    MAX_LITERAL_CHARACTERS,
     MAX_NODES,
     MAX_STRING_LENGTH,
     MAX_VALUES,
@@ -50,7 +51,7 @@ def check_structure(tree: Filter, written: Sequence[Written] = ()) -> None:
 
     ``written`` places the leaves in the text they were parsed from, for the error's position.
     """
-    leaves = 0
+    leaves = characters = 0
     for nodes, (node, depth) in enumerate(walk(tree), start=1):
         _check_counts(depth=depth, nodes=nodes)
         if isinstance(node, Leaf):
@@ -61,6 +62,13 @@ def check_structure(tree: Filter, written: Sequence[Written] = ()) -> None:
                     f"a filter has at most {MAX_LEAVES} comparisons", position=position(where)
                 )
             check_literals(node, where)
+            characters += sum(len(v) for v in _operands(node) if isinstance(v, str))
+            if characters > MAX_LITERAL_CHARACTERS:
+                raise FilterError(
+                    f"a filter's string literals hold at most {MAX_LITERAL_CHARACTERS} "
+                    "characters in all",
+                    position=position(where),
+                )
 
 
 def _check_counts(*, depth: int, nodes: int) -> None:
@@ -82,10 +90,14 @@ def check_literals(leaf: Leaf, where: Written | None = None) -> None:
             )
         if not leaf.values:
             raise FilterError(f"{name}: the list of values is empty", position=position(where))
-    for index, value in enumerate([leaf.value] if leaf.values is None else leaf.values):
+    for index, value in enumerate(_operands(leaf)):
         problem = _literal_problem(value)
         if problem is not None:
             raise FilterError(f"{name}: {problem}", position=position(where, index))
+
+
+def _operands(leaf: Leaf) -> Sequence[Scalar | None]:
+    return [leaf.value] if leaf.values is None else leaf.values
 
 
 def _literal_problem(value: object) -> str | None:

@@ -8,8 +8,21 @@ import pytest
 from filter_strategies import REGISTRY
 
 from shared.errors import FilterError, InvalidArgument
-from shared.filters import And, FieldRegistry, Leaf, Not, Op, Scope, load, parse, to_json, to_text
+from shared.filters import (
+    And,
+    FieldRegistry,
+    Leaf,
+    Not,
+    Op,
+    Scope,
+    evaluate,
+    load,
+    parse,
+    to_json,
+    to_text,
+)
 from shared.filters.limits import MAX_STRING_LENGTH
+from shared.metadata import MetadataField, MetadataKind, check_value
 
 CATALOG = FieldRegistry(Scope.CATALOG)
 
@@ -90,7 +103,12 @@ def test_valid_filters_load(source: str | dict[str, Any]) -> None:
         (" OR ".join(["dataset EXISTS"] * 51), "at most 50 comparisons"),
         (leaf("dataset", "in", values=[str(i) for i in range(31)]), "at most 30 values"),
         (leaf("dataset", "in", values=[]), "list of values is empty"),
-        (leaf("dataset", "eq", "x" * 1025), "at most 1024 characters"),
+        (leaf("dataset", "eq", "x" * 4097), "at most 4096 characters, got 4097"),
+        (leaf("dataset", "in", values=["x" * 400] * 26), "at most 10000 characters in all"),
+        (
+            {"or": [leaf("dataset", "eq", "x" * 4000), leaf("globalKey", "eq", "y" * 4000)] * 2},
+            "string literals hold at most 10000 characters in all",
+        ),
         (leaf("media.width", "gt", float("nan")), "must be finite"),
         (leaf("media.width", "gt", float("inf")), "must be finite"),
         (leaf("media.width", "gt", 2**63), "outside 64 bits"),
@@ -146,6 +164,18 @@ def test_errors_about_a_comparison_in_text_give_its_position(
     assert caught.value.position == text.index(at)
     assert caught.value.message.endswith(f"(at character {text.index(at)})")
     assert caught.value.info == {"position": str(text.index(at))}
+
+
+def test_the_longest_stored_string_can_be_named_in_a_filter() -> None:
+    stored = check_value(MetadataField(kind=MetadataKind.STRING), "é" * MAX_STRING_LENGTH)
+    row = {"metadata": {"weather": stored}}
+    for source in (
+        f'metadata.weather = "{stored}"',
+        leaf("metadata.weather", "in", values=[stored, "other"]),
+    ):
+        assert evaluate(load(source, REGISTRY), row, REGISTRY)
+    with pytest.raises(ValueError, match="at most"):
+        check_value(MetadataField(kind=MetadataKind.STRING), stored + "x")
 
 
 def test_errors_about_a_json_tree_have_no_position() -> None:
