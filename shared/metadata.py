@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shared.rfc3339 import parse_datetime
+
 FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 MAX_FIELDS = 200
 MAX_ENUM_VALUES = 500
@@ -78,17 +80,6 @@ class MetadataSchema(BaseModel):
         if isinstance(value, list):
             return MetadataField(kind=MetadataKind.TAGS)
         raise ValueError(f"unsupported metadata value of type {type(value).__name__}")
-
-
-def parse_datetime(text: str) -> datetime | None:
-    """An RFC 3339 time with an explicit offset, or None."""
-    if not 10 < len(text) < 40 or not text[:4].isdigit() or "T" not in text.upper():
-        return None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def _number(value: Any) -> MetadataValue:

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.filters.ast import Op, Scalar
 from shared.filters.fields import FieldSpec, FieldType
-from shared.metadata import parse_datetime
+from shared.rfc3339 import parse_datetime
 
 _ORDERED = frozenset({Op.EQ, Op.NE, Op.LT, Op.LTE, Op.GT, Op.GTE, Op.BETWEEN, Op.IN, Op.NOT_IN})
 

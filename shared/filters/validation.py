@@ -21,7 +21,7 @@ from shared.filters.positions import Written, nth, placed, position
 from shared.filters.structure import check_raw_size, check_structure
 from shared.filters.text import parse_located
 from shared.filters.tree import walk
-from shared.metadata import parse_datetime
+from shared.rfc3339 import parse_datetime
 
 FILTER_ADAPTER: TypeAdapter[Filter] = TypeAdapter(Filter)
 
