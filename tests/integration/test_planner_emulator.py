@@ -1,23 +1,22 @@
 """Plan + residual on the Firestore emulator returns exactly the rows evaluation selects.
 
 Each example writes ~30 random documents (missing fields, nulls, wrong types, NaN, datetimes
-in several zones) to a collection of its own, reads them back as Firestore returns them, and
-for a few random filters compares the planned query plus the residual with plain evaluation
-of every document.
+in several zones) to the catalog, reads them back as Firestore returns them, and for a few
+random filters and orders (any field, either direction, ``id`` included) compares the page that
+the ad-hoc listing answers (the planner, the production query, the compiled residual) with
+plain evaluation of every document.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from local.emulators import wipe_firestore
 from shared.filters import (
     And,
     FieldRegistry,
@@ -35,10 +34,14 @@ from shared.filters import (
 )
 from shared.filters.operators import ALLOWED_OPS, read_value
 from shared.metadata import MetadataSchema
+from shared.services.listing import filtered_page
+from shared.services.ordering import Ordering, parse_ordering, sort_fields
+from shared.store.client import db
+from shared.store.scopes import CATALOG, rows_collection
+from tests.conftest import PROJECT
 
 pytestmark = pytest.mark.emulator
 
-PROJECT = "demo-slices-test"
 SCHEMA = MetadataSchema.model_validate(
     {
         "fields": {
@@ -54,6 +57,7 @@ REGISTRY = FieldRegistry(
     Scope.CATALOG, SCHEMA, extra=[FieldSpec("flagged", FieldType.BOOLEAN, ("flagged",))]
 )
 FIELDS = [
+    "id",
     "dataset",
     "globalKey",
     "metadata.weather",
@@ -69,6 +73,8 @@ FIELDS = [
 SCALARS = [name for name in FIELDS if REGISTRY.lookup(name).type is not FieldType.STRING_LIST]
 
 STRINGS = ["", "a", "ab", "a/b", "a0", "b", "B", "é", "日本", "😀", "\uffff"]
+# Row ids; a row's ``id`` field is one of them, usually its own (see ``documents``).
+IDS = [f"d{index:03d}" for index in range(40)]
 NUMBERS: list[int | float] = [0, 1, 2, -1, 0.5, 1.0, 2.0, -0.0, 1e300, 2**53 + 1]
 INSTANTS = [datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=h) for h in (-3, 0, 1, 5)]
 ZONES = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30))]
@@ -121,6 +127,8 @@ def _pool(spec: FieldSpec) -> st.SearchStrategy[Any]:
         return moments.map(lambda moment: moment.isoformat())
     if spec.type is FieldType.BOOLEAN:
         return st.booleans()
+    if spec.name == "id":
+        return st.sampled_from(IDS)
     return st.sampled_from(STRINGS)
 
 
@@ -138,8 +146,9 @@ def stored(spec: FieldSpec) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def documents(draw: st.DrawFn) -> dict[str, Any]:
-    doc: dict[str, Any] = {}
+def documents(draw: st.DrawFn, doc_id: str) -> dict[str, Any]:
+    """A row document; ``id`` is its own id as ingest writes it, or now and then not."""
+    doc: dict[str, Any] = {"key": doc_id}  # not a filter field: tells the documents apart
     for name in FIELDS:
         if draw(st.integers(0, 4)) == 0:
             continue
@@ -147,7 +156,8 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
         holder = doc
         for key in spec.path[:-1]:
             holder = holder.setdefault(key, {})
-        holder[spec.path[-1]] = draw(stored(spec))
+        own = name == "id" and draw(st.integers(0, 2)) > 0
+        holder[spec.path[-1]] = doc_id if own else draw(stored(spec))
     if draw(st.integers(0, 9)) == 0:
         doc["metadata"] = draw(st.sampled_from(["not a map", None]))
     return doc
@@ -174,15 +184,24 @@ def leaves(
     return Leaf(field=spec.name, op=op, value=draw(values))
 
 
+def ordering_of(field: str, descending: bool) -> Ordering:
+    """The ordering the API would use: ``parse_ordering`` for its sort fields; for the others
+    (which the API refuses, but the planner handles alike) the same shape by hand."""
+    if field in sort_fields(REGISTRY):
+        return parse_ordering(f"{field} {'desc' if descending else 'asc'}", REGISTRY)
+    return Ordering(field, REGISTRY.lookup(field).document_path, descending)
+
+
 @st.composite
-def queries(draw: st.DrawFn, seen: Seen) -> tuple[Filter, str | None]:
-    """A filter with some conjuncts the planner can push, and maybe an order field."""
-    order = draw(st.one_of(st.none(), st.sampled_from(SCALARS)))
-    if order is None:
+def queries(draw: st.DrawFn, seen: Seen) -> tuple[Filter, Ordering]:
+    """A filter with some conjuncts the planner can push, and an order (by id most often)."""
+    field = draw(st.one_of(st.just("id"), st.sampled_from(SCALARS)))
+    ordering = ordering_of(field, draw(st.booleans()))
+    if ordering.by_id:
         pushable = leaves(seen, ops=[Op.EQ, Op.CONTAINS])
     else:
         ordered = [Op.EQ, Op.IN, Op.LT, Op.LTE, Op.GT, Op.GTE, Op.BETWEEN, Op.PREFIX]
-        pushable = leaves(seen, field=order, ops=ordered)
+        pushable = leaves(seen, field=field, ops=ordered)
     parts: list[Filter] = draw(st.lists(pushable, min_size=1, max_size=3))
     for _ in range(draw(st.integers(0, 2))):
         kind = draw(st.sampled_from(["leaf", "not", "or"]))
@@ -194,12 +213,7 @@ def queries(draw: st.DrawFn, seen: Seen) -> tuple[Filter, str | None]:
             parts.append(Or(or_=[draw(leaves(seen)), draw(leaves(seen))]))
     tree: Filter = parts[0] if len(parts) == 1 else And(and_=parts)
     validate(tree, REGISTRY)
-    return tree, order
-
-
-@pytest.fixture(scope="module")
-def client(firestore_host: str) -> firestore.Client:
-    return firestore.Client(project=PROJECT)
+    return tree, ordering
 
 
 def has_path(doc: dict[str, Any], path: tuple[str, ...]) -> bool:
@@ -218,44 +232,36 @@ def has_path(doc: dict[str, Any], path: tuple[str, ...]) -> bool:
 )
 @given(data=st.data())
 def test_plan_and_residual_select_what_evaluation_selects(
-    client: firestore.Client, data: st.DataObject
+    firestore_host: str, data: st.DataObject
 ) -> None:
-    docs = data.draw(st.lists(documents(), min_size=25, max_size=35), label="docs")
+    wipe_firestore(firestore_host, PROJECT)  # each example starts from an empty catalog
+    count = data.draw(st.integers(25, 35), label="count")
+    docs = [data.draw(documents(IDS[index]), label=IDS[index]) for index in range(count)]
     seen = seen_values(docs)
     cases = data.draw(st.lists(queries(seen), min_size=1, max_size=4), label="cases")
-    collection = client.collection(f"planner-{uuid.uuid4().hex}")
-    batch = client.batch()
-    for index, doc in enumerate(docs):
-        batch.set(collection.document(f"d{index:03d}"), doc)
+    collection = rows_collection(CATALOG)
+    batch = db().batch()
+    for doc in docs:
+        batch.set(collection.document(doc["key"]), doc)
     batch.commit()
-    try:
-        rows = {snap.id: snap.to_dict() or {} for snap in collection.stream()}
-        assert len(rows) == len(docs)
-        for tree, order in cases:
-            result = plan(tree, REGISTRY, order)
-            query: Any = collection
-            for c in result.constraints:
-                query = query.where(filter=FieldFilter(c.path, c.client_op, c.value))
-            if order is not None:
-                query = query.order_by(REGISTRY.lookup(order).document_path)
-            got = {
-                snap.id
-                for snap in query.stream()
-                if result.residual is None or evaluate(result.residual, snap.to_dict(), REGISTRY)
-            }
-            # Ordering by a field lists only the documents that have it (any value, even null).
-            order_path = REGISTRY.lookup(order).path if order else ()
-            expected = {
-                doc_id
-                for doc_id, row in rows.items()
-                if evaluate(tree, row, REGISTRY) and has_path(row, order_path)
-            }
-            assert got == expected, (result, order)
-    finally:
-        batch = client.batch()
-        for index in range(len(docs)):
-            batch.delete(collection.document(f"d{index:03d}"))
-        batch.commit()
+    rows = {snap.id: snap.to_dict() or {} for snap in collection.stream()}
+    assert len(rows) == len(docs)
+    for tree, ordering in cases:
+        page = filtered_page(CATALOG, tree, REGISTRY, ordering, size=len(docs) + 1, page_token=None)
+        got = [doc["key"] for doc in page.docs]
+        # Ordering by a field lists only the documents that have it (any value, even null).
+        order_path = () if ordering.by_id else REGISTRY.lookup(ordering.field).path
+        expected = {
+            doc_id
+            for doc_id, row in rows.items()
+            if evaluate(tree, row, REGISTRY) and has_path(row, order_path)
+        }
+        context = (plan(tree, REGISTRY, None if ordering.by_id else ordering.field), ordering)
+        assert set(got) == expected, context
+        assert len(got) == len(expected), context  # each row once
+        assert page.next_page_token == "", context
+        if ordering.by_id:
+            assert got == sorted(got), context
 
 
 PREFIX_KEYS = [
@@ -273,18 +279,16 @@ PREFIX_KEYS = [
 ]
 
 
+@pytest.mark.parametrize("descending", [False, True])
 @pytest.mark.parametrize("prefix", ["a/", "a", "", "a/\uffff", "\U0010ffff", "日"])
-def test_prefix_ranges_keep_every_code_point(client: firestore.Client, prefix: str) -> None:
-    collection = client.collection(f"planner-{uuid.uuid4().hex}")
-    batch = client.batch()
+def test_prefix_ranges_keep_every_code_point(prefix: str, descending: bool) -> None:
+    batch = db().batch()
     for index, key in enumerate(PREFIX_KEYS):
-        batch.set(collection.document(f"k{index:02d}"), {"globalKey": key})
+        batch.set(rows_collection(CATALOG).document(f"k{index:02d}"), {"globalKey": key})
     batch.commit()
     tree = Leaf(field="globalKey", op=Op.PREFIX, value=prefix)
-    result = plan(tree, REGISTRY, "globalKey")
-    assert result.residual is None
-    query: Any = collection
-    for c in result.constraints:
-        query = query.where(filter=FieldFilter(c.path, c.client_op, c.value))
-    got = sorted(snap.to_dict()["globalKey"] for snap in query.order_by("globalKey").stream())
-    assert got == sorted(key for key in PREFIX_KEYS if key.startswith(prefix))
+    assert plan(tree, REGISTRY, "globalKey").residual is None  # Firestore's answer is exact
+    ordering = ordering_of("globalKey", descending)
+    page = filtered_page(CATALOG, tree, REGISTRY, ordering, size=100, page_token=None)
+    expected = sorted((key for key in PREFIX_KEYS if key.startswith(prefix)), reverse=descending)
+    assert [doc["globalKey"] for doc in page.docs] == expected
