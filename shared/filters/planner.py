@@ -4,10 +4,15 @@ Only **single-field indexes** are used, so any user filter works in production w
 composite index of its own:
 
 - ordered by document id (the default): the top-level ``=`` conjuncts on scalar fields
-  (Firestore merges their single-field indexes) and at most one ``CONTAINS`` on a list field
-  (``array-contains``; one per query);
+  (Firestore merges their single-field indexes), at most one ``CONTAINS`` on a list field
+  (``array-contains``; one per query), and one ``id IN (...)``, hand-picked rows, as ``in``
+  (at most 30 values, Firestore's limit and the validator's), unless an ``id =`` is pushed;
 - ordered by a field F: only conjuncts on F itself: one ``=``, else one ``IN``, else its range
   bounds (``BETWEEN`` as two bounds, ``STARTS WITH p`` as ``>= p`` and ``< successor(p)``).
+
+``id`` is the row's ``id`` field (a copy of the document id), the one that evaluation reads,
+so pushing it keeps the two in agreement; rows sorted by id descending are sorted by that
+field (see ``shared/services/ordering.py``), the case F = ``id`` above.
 
 A pushed conjunct is also dropped from the residual only when Firestore's answer is exactly
 ours: strings, booleans, datetimes and array membership. Numbers stay in the residual (NaN,
@@ -33,6 +38,9 @@ from shared.filters.validation import validate
 
 MAX_IN_VALUES = 30
 """Firestore's limit for ``in`` (the validator's list limit already keeps within it)."""
+
+ID_FIELD = "id"
+"""The row's id, a copy of its document id: ``id IN (...)`` is how rows are hand-picked."""
 
 _RANGES = {Op.LT: "<", Op.LTE: "<=", Op.GT: ">", Op.GTE: ">="}
 _EXACT_TYPES = frozenset({FieldType.STRING, FieldType.BOOLEAN, FieldType.DATETIME})
@@ -90,6 +98,9 @@ def plan(tree: Filter, registry: FieldRegistry, order_field: str | None = None) 
 def _by_document_id(parts: list[Filter], registry: FieldRegistry) -> dict[int, _Pushed]:
     pushed: dict[int, _Pushed] = {}
     has_array_contains = False
+    # One ``in`` at most (a query's disjunctions, the product of its ``in`` lists, are <= 30),
+    # and none beside an ``id =``, which already narrows the query to one row.
+    can_push_in = not any(_is_id(p) and p.op is Op.EQ for p in parts if isinstance(p, Leaf))
     for index, part in enumerate(parts):
         if not isinstance(part, Leaf):
             continue
@@ -99,6 +110,11 @@ def _by_document_id(parts: list[Filter], registry: FieldRegistry) -> dict[int, _
         elif part.op is Op.CONTAINS and not has_array_contains:
             has_array_contains = True
             pushed[index] = _push(spec, [("array-contains", part.value)], exact=True)
+        elif part.op is Op.IN and _is_id(part) and can_push_in:
+            in_values = _in_values(spec, part)
+            if in_values is not None:
+                can_push_in = False
+                pushed[index] = _push(spec, [("in", in_values)])
     return pushed
 
 
@@ -116,9 +132,9 @@ def _by_order_field(
         for index, leaf in on_order:
             if leaf.op is wanted and wanted is Op.EQ:
                 return {index: _push(order, [("==", _literal(order, leaf))])}
-            if leaf.op is wanted and len(leaf.values or ()) <= MAX_IN_VALUES:
-                values = [literal_value(order, v) for v in leaf.values or ()]
-                return {index: _push(order, [("in", values)])}
+            in_values = _in_values(order, leaf) if leaf.op is wanted else None
+            if in_values is not None:
+                return {index: _push(order, [("in", in_values)])}
     pushed: dict[int, _Pushed] = {}
     for index, leaf in on_order:
         bounds = _bounds(order, leaf)
@@ -142,6 +158,16 @@ def _bounds(spec: FieldSpec, leaf: Leaf) -> list[tuple[str, Any]]:
 def _push(spec: FieldSpec, clauses: list[tuple[str, Any]], *, exact: bool | None = None) -> _Pushed:
     constraints = [Constraint(spec.document_path, op, value) for op, value in clauses]
     return _Pushed(constraints, spec.type in _EXACT_TYPES if exact is None else exact)
+
+
+def _is_id(leaf: Leaf) -> bool:
+    return leaf.field == ID_FIELD
+
+
+def _in_values(spec: FieldSpec, leaf: Leaf) -> list[Any] | None:
+    """The distinct values of an ``IN`` as rows hold them; None if too many for one query."""
+    values = list(dict.fromkeys(literal_value(spec, v) for v in leaf.values or ()))
+    return values if len(values) <= MAX_IN_VALUES else None
 
 
 def _literal(spec: FieldSpec, leaf: Leaf) -> Any:

@@ -184,6 +184,12 @@ def leaves(
     return Leaf(field=spec.name, op=op, value=draw(values))
 
 
+# Hand-picked rows: ``id IN`` with up to 30 ids, Firestore's limit for ``in``.
+hand_picked = st.lists(st.sampled_from(IDS), min_size=1, max_size=30).map(
+    lambda ids: Leaf(field="id", op=Op.IN, values=ids)
+)
+
+
 def ordering_of(field: str, descending: bool) -> Ordering:
     """The ordering the API would use: ``parse_ordering`` for its sort fields; for the others
     (which the API refuses, but the planner handles alike) the same shape by hand."""
@@ -198,10 +204,12 @@ def queries(draw: st.DrawFn, seen: Seen) -> tuple[Filter, Ordering]:
     field = draw(st.one_of(st.just("id"), st.sampled_from(SCALARS)))
     ordering = ordering_of(field, draw(st.booleans()))
     if ordering.by_id:
-        pushable = leaves(seen, ops=[Op.EQ, Op.CONTAINS])
+        pushable = st.one_of(leaves(seen, ops=[Op.EQ, Op.CONTAINS]), hand_picked)
     else:
         ordered = [Op.EQ, Op.IN, Op.LT, Op.LTE, Op.GT, Op.GTE, Op.BETWEEN, Op.PREFIX]
         pushable = leaves(seen, field=field, ops=ordered)
+        if field == "id":
+            pushable = st.one_of(pushable, hand_picked)
     parts: list[Filter] = draw(st.lists(pushable, min_size=1, max_size=3))
     for _ in range(draw(st.integers(0, 2))):
         kind = draw(st.sampled_from(["leaf", "not", "or"]))

@@ -60,6 +60,7 @@ def _row(i: int) -> dict[str, Any]:
 
 
 ROWS = [_row(i) for i in range(40)]
+IDS = sorted(row_id(row["globalKey"]) for row in ROWS)
 
 
 def _leaves() -> st.SearchStrategy[Filter]:
@@ -90,6 +91,8 @@ def _leaves() -> st.SearchStrategy[Filter]:
                   st.sampled_from(["t0", "t1", "t4"])),
         st.builds(leaf, st.sampled_from(["metadata.split", "media.width", "metadata.score"]),
                   st.just(Op.EXISTS)),
+        st.builds(lambda v: leaf("id", Op.IN, values=v),
+                  st.lists(st.sampled_from(IDS), min_size=1, max_size=30)),
     )  # fmt: skip
 
 
@@ -169,6 +172,21 @@ def test_pages_hold_exactly_the_matching_rows_in_order(stored: list[dict[str, An
         assert got == expected
 
     check()
+
+
+@pytest.mark.parametrize("order_by", ["id", "id desc"])
+def test_hand_picked_rows_read_only_themselves(stored: list[dict[str, Any]], order_by: str) -> None:
+    registry = FieldRegistry(Scope.CATALOG, load_schema())
+    picked = IDS[3:33:3]
+    tree = load(
+        And(and_=[Leaf(field="id", op=Op.IN, values=picked), Leaf(field="dataset", op=Op.EXISTS)]),
+        registry,
+    )
+    ordering = parse_ordering(order_by, registry)
+    page = listing.filtered_page(CATALOG, tree, registry, ordering, size=50, page_token=None)
+    assert [doc["id"] for doc in page.docs] == sorted(picked, reverse=order_by.endswith("desc"))
+    assert page.documents_read == len(picked)  # not the whole catalog
+    assert page.next_page_token == ""
 
 
 def _has(doc: dict[str, Any], path: tuple[str, ...]) -> bool:

@@ -71,6 +71,45 @@ def test_without_order_only_equalities_are_pushed(text: str) -> None:
     assert shape(text) == ([], to_text(load(text, REGISTRY)))
 
 
+def test_hand_picked_rows_are_pushed_as_one_in() -> None:
+    ids = [f"r{i:02d}" for i in range(30)]
+    listed = ", ".join(f'"{i}"' for i in ids)
+    assert shape(f"id IN ({listed})") == ([("id", "in", ids)], "")
+    assert shape('id IN ("b", "a", "b")') == ([("id", "in", ["b", "a"])], "")
+
+
+def test_hand_picked_rows_go_with_equalities_and_one_contains() -> None:
+    text = 'dataset = "a" AND id IN ("x", "y") AND labels.classes CONTAINS "car"'
+    assert shape(text) == (
+        [
+            ("dataset", "==", "a"),
+            ("id", "in", ["x", "y"]),
+            ("labelClasses", "array-contains", "car"),
+        ],
+        "",
+    )
+
+
+def test_only_one_in_per_query_and_none_beside_an_id_equality() -> None:
+    assert shape('id IN ("x", "y") AND id IN ("y", "z")') == (
+        [("id", "in", ["x", "y"])],
+        'id IN ("y", "z")',
+    )
+    assert shape('id IN ("x", "y") AND id = "y"') == ([("id", "==", "y")], 'id IN ("x", "y")')
+
+
+def test_hand_picked_rows_inside_or_or_not_stay_in_memory() -> None:
+    assert shape('id IN ("x") OR dataset = "a"') == ([], 'id IN ("x") OR dataset = "a"')
+    assert shape('NOT id IN ("x")') == ([], 'NOT id IN ("x")')
+
+
+def test_hand_picked_rows_follow_the_order() -> None:
+    # By id descending the order field is ``id`` itself; by another field only its conjuncts.
+    assert shape('id IN ("x", "y")', "id") == ([("id", "in", ["x", "y"])], "")
+    assert shape('id IN ("x", "y")', "dataset") == ([], 'id IN ("x", "y")')
+    assert shape('id = "x"') == ([("id", "==", "x")], "")
+
+
 def test_order_field_takes_only_its_own_conjuncts() -> None:
     assert shape('dataset = "a" AND globalKey > "k"', "globalKey") == (
         [("globalKey", ">", "k")],
