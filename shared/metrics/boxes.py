@@ -52,7 +52,10 @@ def box_iou(a: BBox, b: BBox) -> float:
     if h <= 0:
         return 0.0
     inter = w * h
-    return inter / (da + ga - inter)
+    union = da + ga - inter
+    # Sides so small that the areas round to 0 make a zero-area box, which overlaps nothing.
+    # (pycocotools divides 0 by 0, and its NaN passes its threshold test as a match.)
+    return inter / union if union > 0 else 0.0
 
 
 _by_score = itemgetter(0)
@@ -93,7 +96,10 @@ def match_class(
             if h <= 0:
                 continue
             inter = w * h
-            iou = inter / (da + ga - inter)
+            union = da + ga - inter
+            if union <= 0:  # (as in box_iou)
+                continue
+            iou = inter / union
             if iou >= best:
                 best = iou
                 found = index

@@ -14,7 +14,8 @@ Rules beyond the design's text, chosen here:
   of one class are one prediction with the highest score among them.
 - TN is the number of run classes with neither a label nor a kept prediction in the row.
 - Boxes follow pycocotools (see ``boxes``): a zero-area box overlaps nothing, so it is always a
-  false positive or a false negative; boxes are not clipped to the image.
+  false positive or a false negative; boxes are not clipped to the image. A box whose sides are
+  so small that its area rounds to 0 is zero-area too (pycocotools' 0/0 would match it).
 - ``iou`` is over objects only: the matched pairs' IoU summed, divided by matched pairs plus
   unmatched objects on either side, capped at 1 (pycocotools' formula can round a pair's IoU
   above 1); None when the row has no object left after filtering.

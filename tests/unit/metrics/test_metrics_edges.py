@@ -154,6 +154,17 @@ def test_zero_area_boxes_never_match() -> None:
     assert coco([label("car", point)], [pred("car", point, 0.9)]) == {"car": (0, 1, 1)}
 
 
+def test_a_box_whose_area_rounds_to_zero_matches_nothing() -> None:
+    # Sides that overlap, but an area below the smallest float: like any zero-area box, it
+    # overlaps nothing. pycocotools divides 0 by 0 here and its NaN slips through the threshold
+    # test as a match (with a NaN IoU): the one place the two knowingly differ.
+    sliver = box(0, 0, 0.5, 5e-324)
+    got = metrics([label("car", sliver)], [pred("car", sliver, 0.9)], iou=0.1)
+    assert (got.tp, got.fp, got.fn, got.iou) == (0, 1, 1, 0.0)
+    assert box_iou(sliver, sliver) == 0.0
+    assert coco([label("car", sliver)], [pred("car", sliver, 0.9)], iou=0.1) == {"car": (1, 0, 0)}
+
+
 def test_a_zero_area_prediction_does_not_hide_a_real_match() -> None:
     truth = [label("car", box(0, 0, 10, 10))]
     got = metrics(truth, [pred("car", box(5, 5, 0, 0), 0.9), pred("car", box(0, 0, 10, 10), 0.8)])
