@@ -61,3 +61,11 @@ def decode(token: str, query_key: str) -> tuple[list[Any], str]:
     except ValueError as bad:
         raise InvalidArgument("pageToken is not valid") from bad
     return values, payload["id"]
+
+
+def decode_time(token: str, query_key: str) -> tuple[datetime, str]:
+    """The time and last id of a newest-first list's token (its one sort value is a time)."""
+    values, last_id = decode(token, query_key)
+    if len(values) != 1 or not isinstance(values[0], datetime):
+        raise InvalidArgument("pageToken is not valid")
+    return values[0], last_id

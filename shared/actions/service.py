@@ -117,10 +117,7 @@ def list_runs(
     token_key = query_key("actionRuns", action_id)
     after = None
     if page_token:
-        values, last_id = page_tokens.decode(page_token, token_key)
-        if len(values) != 1 or not isinstance(values[0], datetime):
-            raise InvalidArgument("pageToken is not valid")
-        after = (values[0], last_id)
+        after = page_tokens.decode_time(page_token, token_key)
     docs = store.list_runs(action_id, limit=limit, after=after)
     token = ""
     if len(docs) == limit:

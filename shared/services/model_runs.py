@@ -17,7 +17,7 @@ from typing import Any
 
 from shared import ndjson, page_tokens, storage
 from shared.documents import run_row_to_api
-from shared.errors import InvalidArgument, NotFound
+from shared.errors import NotFound
 from shared.ids import new_id
 from shared.ingest.reports import Progress
 from shared.model_runs import generated_slices, recompute, totals, uploads
@@ -76,10 +76,7 @@ def list_runs(*, size: int | None, page_token: str | None) -> tuple[list[ModelRu
     limit = page_size(size)
     after = None
     if page_token:
-        values, last_id = page_tokens.decode(page_token, _LIST_KEY)
-        if len(values) != 1 or not isinstance(values[0], datetime):
-            raise InvalidArgument("pageToken is not valid")
-        after = (values[0], last_id)
+        after = page_tokens.decode_time(page_token, _LIST_KEY)
     docs = run_store.list_runs(limit=limit, after=after)
     token = ""
     if len(docs) == limit:

@@ -164,10 +164,7 @@ def list_slices(
     token_key = query_key("slices", key or "")
     after = None
     if page_token:
-        values, last_id = page_tokens.decode(page_token, token_key)
-        if len(values) != 1 or not isinstance(values[0], datetime):
-            raise InvalidArgument("pageToken is not valid")
-        after = (values[0], last_id)
+        after = page_tokens.decode_time(page_token, token_key)
     docs = slice_store.list_slices(key, limit=limit, after=after)
     with ThreadPoolExecutor(max_workers=_COUNT_WORKERS) as pool:
         counts = list(pool.map(lambda d: slice_store.count_members(d["scopeKey"], d["id"]), docs))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from shared import page_tokens
 from shared.errors import InvalidArgument
+
+NOW = datetime(2026, 5, 1, 10, tzinfo=UTC)
 
 values = st.one_of(
     st.none(),
@@ -59,3 +61,15 @@ def test_a_forged_payload_is_refused(payload: Any) -> None:
     token = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
     with pytest.raises(InvalidArgument, match="pageToken"):
         page_tokens.decode(token, "q")
+
+
+def test_a_newest_first_token_gives_its_time_and_id() -> None:
+    token = page_tokens.encode("q", [NOW], "abc")
+    assert page_tokens.decode_time(token, "q") == (NOW, "abc")
+
+
+@pytest.mark.parametrize("cursor", [[], ["2026-05-01T10:00:00+00:00"], [7], [NOW, NOW]])
+def test_a_newest_first_token_needs_exactly_one_time(cursor: list[Any]) -> None:
+    token = page_tokens.encode("q", cursor, "abc")
+    with pytest.raises(InvalidArgument, match="pageToken is not valid"):
+        page_tokens.decode_time(token, "q")
