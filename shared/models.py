@@ -316,3 +316,68 @@ class ActionRun(ApiModel):
     finished_at: datetime | None = None
     rows: int = Field(default=0, ge=0)
     error: str | None = None
+
+
+class ImportStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ImportProblem(ApiModel):
+    line: int | None = Field(description="The line (from 1) the problem is on.")
+    reason: str
+
+
+class ImportCursor(ApiModel):
+    offset: int = Field(
+        description="Where the import resumes: a byte offset (NDJSON files) or the items done "
+        "(COCO files)."
+    )
+    line: int = Field(description="The last line consumed (lines count from 1).")
+
+
+class ImportReport(ApiModel):
+    """What ingest did with one object generation: a manifest, a media object whose metadata
+    had invalid values or whose name fits no route, or a model-run input.
+
+    Line counts are null for reports that read no lines (a media object's). Otherwise
+    ``linesRead == rowsWritten + linesRejected + linesBlank``.
+    """
+
+    id: str
+    kind: str = Field(
+        description="manifest, object (a media object), predictions, cocoResults or cocoInstances."
+    )
+    bucket: str
+    object: str = Field(description="The object's name in the bucket.")
+    generation: int
+    status: ImportStatus
+    message: str | None = Field(default=None, description="Why it failed, or a note.")
+    lines_read: int | None = None
+    rows_written: int | None = None
+    lines_rejected: int | None = Field(default=None, description="Every rejection, counted.")
+    lines_blank: int | None = None
+    errors: list[ImportProblem] = Field(
+        default_factory=list, description="The first 100 problems, by line."
+    )
+    cursor: ImportCursor | None = None
+    size_bytes: int | None = None
+    model_run: str | None = Field(default=None, description="The run a model-run input is for.")
+    dataset: str | None = Field(default=None, description="The dataset of a COCO file.")
+    annotations: int | None = Field(
+        default=None, description="COCO instances: the annotations read."
+    )
+    crowd_skipped: int | None = Field(
+        default=None, description="COCO instances: crowd annotations left out."
+    )
+    annotations_rejected: int | None = None
+    annotation_errors: list[ImportProblem] | None = Field(
+        default=None, description="COCO instances: the first 100 bad annotations."
+    )
+    images_without_detections: int | None = Field(
+        default=None, description="COCO results: ground-truth images given no predictions."
+    )
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None

@@ -60,10 +60,23 @@ locals {
     }
   }
 
-  # The one list of composite indexes: explore's, id descending, and the slice list of a scope,
-  # newest first. Equality filters (merged by Firestore), a filter and order on one field, and
-  # `sliceEnteredAt.<slice> > watermark` (actions) use the automatic single-field indexes.
-  composite_indexes = merge(local.explore_indexes, local.id_descending_indexes, {
+  # Import reports newest first, of one object name or of one kind (Firestore merges the two
+  # when both filter).
+  import_report_indexes = {
+    for field in ["object", "kind"] : "importReports.${field}.createdAt.descending" => {
+      collection = "importReports"
+      fields = [
+        { field_path = field, order = "ASCENDING", array_config = null },
+        { field_path = "createdAt", order = "DESCENDING", array_config = null },
+      ]
+    }
+  }
+
+  # The one list of composite indexes: explore's, id descending, the slice list of a scope and
+  # the import report lists, newest first. Equality filters (merged by Firestore), a filter and
+  # order on one field, and `sliceEnteredAt.<slice> > watermark` (actions) use the automatic
+  # single-field indexes.
+  composite_indexes = merge(local.explore_indexes, local.id_descending_indexes, local.import_report_indexes, {
     "slices.scopeKey.createdAt.descending" = {
       collection = "slices"
       fields = [

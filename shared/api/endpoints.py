@@ -10,6 +10,7 @@ from typing import Any
 
 from shared.api import openapi
 from shared.api.actions_endpoints import ACTION_ROUTES
+from shared.api.import_report_endpoints import IMPORT_REPORT_ROUTES
 from shared.api.messages import DataRowList, DatasetList, Empty, SliceDataRowList, SliceList
 from shared.api.model_run_endpoints import MODEL_RUN_ROUTES
 from shared.api.requests import ApiRequest
@@ -227,6 +228,7 @@ ROUTES: list[Route] = [
           body=MetadataSchemaPatch, errors=_BODY),
     *ACTION_ROUTES,
     *MODEL_RUN_ROUTES,
+    *IMPORT_REPORT_ROUTES,
     Route("GET", "/v1/openapi.json", get_openapi, "getOpenApi", "This API's OpenAPI document",
           None, "meta"),
 ]  # fmt: skip

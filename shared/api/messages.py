@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.models import ApiModel, DataRow, Dataset, ModelRunRow, Slice
+from shared.models import ApiModel, DataRow, Dataset, ImportReport, ModelRunRow, Slice
 
 
 class DataRowList(ApiModel):
@@ -38,6 +38,11 @@ class SliceList(ApiModel):
 
 class DatasetList(ApiModel):
     datasets: list[Dataset]
+    next_page_token: str = ""
+
+
+class ImportReportList(ApiModel):
+    import_reports: list[ImportReport]
     next_page_token: str = ""
 
 

@@ -49,7 +49,7 @@ def _manifest(obj: StorageObject, *, finalized: bool, deadline: float) -> Outcom
 
 def _reject(obj: StorageObject, reason: str, now: datetime) -> Outcome:
     doc = imports.new_report(
-        obj.bucket, obj.name, obj.generation, kind="object", status=imports.FAILED, now=now
+        obj.bucket, obj.name, obj.generation, kind=imports.OBJECT, status=imports.FAILED, now=now
     )
     doc.update(message=reason, errors=[], finishedAt=now)
     imports.open_report(doc)

@@ -86,7 +86,7 @@ def _metadata(obj: StorageObject) -> tuple[dict[str, object], list[str]]:
 def _report_problems(obj: StorageObject, errors: list[str], now: datetime) -> str:
     """Record the metadata values left out of the object's row (the row lands without them)."""
     doc = imports.new_report(
-        obj.bucket, obj.name, obj.generation, kind="object", status=imports.DONE, now=now
+        obj.bucket, obj.name, obj.generation, kind=imports.OBJECT, status=imports.DONE, now=now
     )
     doc.update(
         errors=[error_entry(None, reason) for reason in errors],

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from shared.models import ApiModel, ModelRun, ModelRunRow, Slice
+from shared.models import ApiModel, ImportProblem, ModelRun, ModelRunRow, Slice
 
 MAX_UPLOAD_LINES = 5000
 
@@ -32,11 +32,6 @@ class PredictionUpload(ApiModel):
     """
 
     lines: list[Any] = Field(max_length=MAX_UPLOAD_LINES)
-
-
-class ImportProblem(ApiModel):
-    line: int | None = Field(description="The line (from 1) the problem is on.")
-    reason: str
 
 
 class PredictionImport(ApiModel):

@@ -22,8 +22,9 @@ from shared.ids import new_id
 from shared.ingest.reports import Progress
 from shared.model_runs import generated_slices, recompute, totals, uploads
 from shared.model_runs.lines import parse_value
-from shared.model_runs.messages import GeneratedSliceList, ImportProblem, PredictionImport
+from shared.model_runs.messages import GeneratedSliceList, PredictionImport
 from shared.models import (
+    ImportProblem,
     ModelRun,
     ModelRunCreate,
     ModelRunRow,

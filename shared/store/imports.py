@@ -30,6 +30,9 @@ RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
 
+# The kind of a media object's report (invalid metadata values, or a name no route takes).
+OBJECT = "object"
+
 
 class LeaseLost(Exception):
     """Another worker took over this import (or finished it): stop without writing."""
@@ -160,16 +163,27 @@ def reports_for_object(bucket: str, name: str) -> list[Document]:
     return sorted(docs, key=lambda doc: doc.get("generation", 0), reverse=True)
 
 
-def list_reports(*, limit: int, after: tuple[datetime, str] | None = None) -> list[Document]:
-    """Reports newest first, a page at a time; ``after`` is the last (createdAt, id) seen.
+def list_reports(
+    *,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+    object_name: str | None = None,
+    kind: str | None = None,
+) -> list[Document]:
+    """Reports newest first, a page at a time, optionally of one object name and one kind;
+    ``after`` is the last (createdAt, id) seen.
 
-    Index: the automatic one on ``createdAt`` (descending), ties broken by id.
+    Indexes: the automatic one on ``createdAt`` (descending); with filters, the composite
+    (object, createdAt desc) and (kind, createdAt desc), merged when both apply. Ties are
+    broken by id.
     """
-    query = (
-        db()
-        .collection(IMPORT_REPORTS)
-        .order_by("createdAt", direction=firestore.Query.DESCENDING)
-        .order_by("__name__", direction=firestore.Query.DESCENDING)
+    query: Any = db().collection(IMPORT_REPORTS)
+    if object_name is not None:
+        query = query.where(filter=firestore.FieldFilter("object", "==", object_name))
+    if kind is not None:
+        query = query.where(filter=firestore.FieldFilter("kind", "==", kind))
+    query = query.order_by("createdAt", direction=firestore.Query.DESCENDING).order_by(
+        "__name__", direction=firestore.Query.DESCENDING
     )
     if after is not None:
         query = query.start_after({"createdAt": after[0], "__name__": _ref(after[1])})

@@ -24,6 +24,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from shared.config import settings as app_settings
+from shared.ingest.reports import Progress, error_entry
+from shared.store import imports
 from tests.functions import conftest_api as api
 from tests.functions.conftest_api import put_rows, row_doc
 
@@ -48,7 +50,8 @@ _calls = itertools.count()
 
 @pytest.fixture(autouse=True)
 def seeded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A small catalog and one slice; every request then needs the bearer token."""
+    """A small catalog, one slice and one import report; every request then needs the bearer
+    token."""
     monkeypatch.setenv("API_TOKEN", TOKEN)
     app_settings.cache_clear()
     seeded = APP.test_client()
@@ -66,7 +69,16 @@ def seeded(monkeypatch: pytest.MonkeyPatch) -> None:
         "/v1/slices", json={"name": "seeded", "filter": 'metadata.split = "train"'}, headers=AUTH
     )
     assert created.status_code == 200
-    KNOWN_IDS.update(sliceId=created.get_json()["id"], dataRowId=ids[0], datasetId="ds")
+    report = imports.new_report(
+        "landing", "imports/seeded.ndjson", 1, kind="manifest", status=imports.DONE, now=api.NOW
+    )
+    imports.put_report({**report, **Progress().fields(), "errors": [error_entry(3, "bad line")]})
+    KNOWN_IDS.update(
+        sliceId=created.get_json()["id"],
+        dataRowId=ids[0],
+        datasetId="ds",
+        importReportId=report["id"],
+    )
 
 
 def aip193_errors(ctx: Any, response: Any, case: Any) -> None:

@@ -257,16 +257,31 @@ def _composite_index_count() -> int:
     }
     assert set(declared["explore_sort_fields"]) == set(sort_fields)
     merged = declared["composite_indexes"]
-    assert merged.startswith("${merge(local.explore_indexes, local.id_descending_indexes, {")
+    assert merged.startswith(
+        "${merge(local.explore_indexes, local.id_descending_indexes, local.import_report_indexes, {"
+    )
     literal = re.findall(r'"[\w.]+" = \{collection = "\w+"', merged)
     explore = sum(2 * len(fields) for fields in sort_fields.values())  # both directions
-    return explore + len(sort_fields) + len(literal)
+    import_reports = len(re.findall(r'"(\w+)"', declared["import_report_indexes"].split("]")[0]))
+    return explore + len(sort_fields) + import_reports + len(literal)
 
 
 def test_the_deployment_guide_states_the_number_of_composite_indexes() -> None:
     guide = (TERRAFORM.parent / "docs" / "deployment.md").read_text()
     stated = re.findall(r"(\d+) composite indexes in all", guide)
     assert stated == [str(_composite_index_count())]
+
+
+def test_import_report_lists_have_their_indexes() -> None:
+    """shared/store/imports.py list_reports: ``object ==`` or ``kind ==``, createdAt desc."""
+    indexes = locals_()["import_report_indexes"]
+    assert 'for field in ["object", "kind"]' in indexes
+    assert 'collection = "importReports"' in indexes
+    assert (
+        '[{field_path = field, order = "ASCENDING", array_config = null}, '
+        '{field_path = "createdAt", order = "DESCENDING", array_config = null}]'
+    ) in indexes
+    assert "local.import_report_indexes" in locals_()["composite_indexes"]
 
 
 def test_large_arrays_are_unindexed_and_slice_entry_times_are_not() -> None:
