@@ -1,7 +1,9 @@
 """Opaque page tokens: the sort values and id of the last row a page returned.
 
-A token is base64url JSON. It is not secret (it only says where to resume), but it is checked:
-a token that does not decode, or was made for another query, is a clear 400.
+A token is base64url JSON. It is not secret (it only says where to resume), but a client can
+edit it, so it is checked: a token that does not decode, was made for another query, or holds
+what no page could have written (an id that is not a resource id, an integer beyond 64 bits, a
+time without an offset or outside Firestore's range) is a clear 400.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import InvalidArgument
+from shared.int64 import fits_int64
+from shared.services.resource_ids import is_resource_id
 
 MAX_TOKEN_LENGTH = 4096
 
@@ -27,10 +31,20 @@ def _decode_value(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) != {"$dt"} or not isinstance(value["$dt"], str):
             raise InvalidArgument("pageToken is not valid")
-        return datetime.fromisoformat(value["$dt"])
+        return _decode_time(value["$dt"])
     if isinstance(value, list):
         raise InvalidArgument("pageToken is not valid")
+    if isinstance(value, int) and not isinstance(value, bool) and not fits_int64(value):
+        raise InvalidArgument("pageToken is not valid")
     return value
+
+
+def _decode_time(text: str) -> datetime:
+    """A time with its offset, within Firestore's range (years 1 to 9999 in UTC)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("a time without an offset")
+    return moment.astimezone(UTC)  # OverflowError past the range
 
 
 def encode(query_key: str, values: list[Any], last_id: str) -> str:
@@ -52,13 +66,15 @@ def decode(token: str, query_key: str) -> tuple[list[Any], str]:
         not isinstance(payload, dict)
         or not isinstance(payload.get("v"), list)
         or not isinstance(payload.get("id"), str)
+        # The id becomes a document reference: "a/b" would name another collection.
+        or not is_resource_id(payload["id"])
     ):
         raise InvalidArgument("pageToken is not valid")
     if payload.get("q") != query_key:
         raise InvalidArgument("pageToken belongs to another query: keep filter and orderBy")
     try:
         values = [_decode_value(v) for v in payload["v"]]
-    except ValueError as bad:
+    except (ValueError, OverflowError) as bad:
         raise InvalidArgument("pageToken is not valid") from bad
     return values, payload["id"]
 

@@ -33,9 +33,5 @@ A filter's text holds every literal, so a JSON tree over this could not be writt
 with it, a JSON filter is bounded like a text one, whatever its number of lists and strings.
 """
 
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
-"""Firestore stores integers as 64-bit; a larger literal could never match a stored value."""
-
 MAX_NODES = 200
 """Nodes of any kind (comparisons, AND, OR, NOT, TRUE, FALSE): bounds the work per row."""

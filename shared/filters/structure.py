@@ -13,8 +13,6 @@ from typing import Any
 from shared.errors import FilterError
 from shared.filters.ast import Filter, Leaf, Scalar
 from shared.filters.limits import (
-    INT64_MAX,
-    INT64_MIN,
     MAX_DEPTH,
     MAX_LEAVES,
     MAX_LITERAL_CHARACTERS,
@@ -24,6 +22,7 @@ from shared.filters.limits import (
 )
 from shared.filters.positions import Written, nth, position
 from shared.filters.tree import walk
+from shared.int64 import fits_int64
 
 _COMBINATORS = ("and", "or", "not")
 
@@ -108,7 +107,7 @@ def _literal_problem(value: object) -> str | None:
             return "string has an unpaired surrogate"
     elif isinstance(value, bool):
         return None
-    elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+    elif isinstance(value, int) and not fits_int64(value):
         return f"integer {value} is outside 64 bits"
     elif isinstance(value, float) and not math.isfinite(value):
         return f"numbers must be finite, got {value}"

@@ -13,20 +13,22 @@ from hypothesis import strategies as st
 
 from shared import page_tokens
 from shared.errors import InvalidArgument
+from shared.int64 import INT64_MAX, INT64_MIN
+from shared.services.resource_ids import RESOURCE_ID_PATTERN
 
 NOW = datetime(2026, 5, 1, 10, tzinfo=UTC)
 
 values = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(),
+    st.integers(min_value=INT64_MIN, max_value=INT64_MAX),
     st.floats(allow_nan=False),
     st.text(),
     st.datetimes(timezones=st.just(UTC)),
 )
 
 
-@given(st.lists(values, max_size=2), st.text(min_size=1))
+@given(st.lists(values, max_size=2), st.from_regex(RESOURCE_ID_PATTERN, fullmatch=True))
 def test_tokens_round_trip(cursor: list[Any], last_id: str) -> None:
     token = page_tokens.encode("q", cursor, last_id)
     assert page_tokens.decode(token, "q") == (cursor, last_id)
@@ -54,6 +56,15 @@ def test_garbage_is_a_clear_error(token: str) -> None:
         {"q": "q", "v": [{"$dt": "2026-01-01", "x": 1}], "id": "x"},
         {"q": "q", "v": [[1]], "id": "x"},
         {"q": "q", "v": [], "id": 7},
+        {"q": "q", "v": [], "id": "a/b"},
+        {"q": "q", "v": [], "id": ""},
+        {"q": "q", "v": [], "id": ".."},
+        {"q": "q", "v": [], "id": "x" * 129},
+        {"q": "q", "v": [INT64_MAX + 1], "id": "x"},
+        {"q": "q", "v": [INT64_MIN - 1], "id": "x"},
+        {"q": "q", "v": [{"$dt": "2026-05-01T10:00:00"}], "id": "x"},
+        {"q": "q", "v": [{"$dt": "9999-12-31T23:59:59-05:00"}], "id": "x"},
+        {"q": "q", "v": [{"$dt": "0001-01-01T00:00:00+05:00"}], "id": "x"},
         ["q"],
     ],
 )
