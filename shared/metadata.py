@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shared.int64 import fits_int64
 from shared.rfc3339 import parse_datetime
 
 FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -87,6 +88,8 @@ def _number(value: Any) -> MetadataValue:
         raise ValueError(f"expected a number, got {_type_name(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("expected a finite number")
+    if isinstance(value, int) and not fits_int64(value):
+        raise ValueError("integers must fit in 64 bits")
     return value
 
 

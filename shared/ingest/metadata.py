@@ -32,8 +32,6 @@ from shared.metadata import (
 )
 from shared.store.schema import add_fields
 
-# Firestore stores 64-bit integers; a larger one would fail the whole commit.
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _NAME = re.compile(FIELD_NAME_PATTERN)
 
 
@@ -79,8 +77,6 @@ def check(
         try:
             candidate = from_text(declared, value) if text else value
             stored = check_value(declared, candidate)
-            if isinstance(stored, int) and not INT64_MIN <= stored <= INT64_MAX:
-                raise ValueError("integers must fit in 64 bits")
         except ValueError as error:
             errors.append(f"metadata.{name}: {error}")
             continue

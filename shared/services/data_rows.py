@@ -8,6 +8,7 @@ no slice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from shared.services.ordering import parse_ordering
 from shared.services.paging import page_size
 from shared.services.problems import invalid_fields
 from shared.store import rows as row_store
-from shared.store.schema import add_fields, load_schema
+from shared.store.schema import add_fields, load_schema, merge_fields
 from shared.store.scopes import CATALOG
 
 Document = dict[str, Any]
@@ -59,7 +60,7 @@ def get_row(row_id: str) -> DataRow:
 
 def update_row(row_id: str, update: DataRowUpdate) -> DataRow:
     """Merge a metadata patch (null removes a field) and re-evaluate the row's membership."""
-    checked = _checked_metadata(update.metadata)
+    checked = _checked_metadata(row_id, update.metadata)
     moment = datetime.now(UTC)
 
     def decide(_: str, current: Document | None) -> Document | row_store._Keep:
@@ -92,18 +93,31 @@ def delete_row(row_id: str) -> None:
         raise NotFound(f"data row {row_id!r} does not exist")
 
 
-def _checked_metadata(patch: dict[str, Any]) -> dict[str, Any]:
+def _checked_metadata(row_id: str, patch: dict[str, Any]) -> dict[str, Any]:
     """Each value in its stored type; a field not declared yet is declared by its first value,
-    as ingest does. A wrong type is a 400 naming every bad field."""
+    as ingest does, but only once the whole patch is valid and the row exists: a refused
+    request declares nothing. A wrong type is a 400 naming every bad field."""
     schema = load_schema()
     undeclared = {n: v for n, v in patch.items() if v is not None and n not in schema.fields}
-    if undeclared:
-        try:
-            schema = add_fields(_inferred(undeclared, schema), first_wins=True)
-        except ValidationError as too_many:  # e.g. over the schema's field limit
-            raise invalid_fields(
-                [{"field": "metadata", "description": e["msg"]} for e in too_many.errors()]
-            ) from None
+    if not undeclared:
+        return _checked(patch, schema)
+    additions = _inferred(undeclared, schema)
+    _checked(patch, _within_limits(lambda: merge_fields(schema, additions, first_wins=True)))
+    get_row(row_id)
+    # Checked again: a concurrent writer may have declared one of the fields otherwise.
+    return _checked(patch, _within_limits(lambda: add_fields(additions, first_wins=True)))
+
+
+def _within_limits(schema: Callable[[], MetadataSchema]) -> MetadataSchema:
+    try:
+        return schema()
+    except ValidationError as too_many:  # e.g. over the schema's field limit
+        raise invalid_fields(
+            [{"field": "metadata", "description": e["msg"]} for e in too_many.errors()]
+        ) from None
+
+
+def _checked(patch: dict[str, Any], schema: MetadataSchema) -> dict[str, Any]:
     checked: dict[str, Any] = {}
     problems: list[dict[str, str]] = []
     for name, value in patch.items():

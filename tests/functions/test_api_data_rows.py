@@ -245,6 +245,50 @@ def test_patch_checks_types_and_declares_new_fields(
     assert [r["id"] for r in rows] == [rid]
 
 
+@pytest.mark.parametrize(
+    ("patch", "bad_field"),
+    [
+        ({"score": 2**63}, "metadata.score"),
+        ({"score": -(2**63) - 1}, "metadata.score"),
+        ({"count": 2**63}, "metadata.count"),  # not declared yet
+        ({"count": 1, "score": 2**64}, "metadata.score"),  # a good new field beside a bad one
+        ({"count": 1, "split": "test"}, "metadata.split"),
+        ({"count": -(10**30)}, "metadata.count"),
+    ],
+)
+def test_a_refused_patch_changes_neither_the_row_nor_the_schema(
+    client: FlaskClient, catalog: dict[str, str], patch: dict[str, Any], bad_field: str
+) -> None:
+    rid = catalog["gs://b/cars/1.png"]
+    row_before = client.get(f"/v1/dataRows/{rid}").get_json()
+    schema_before = client.get("/v1/metadataSchema").get_json()
+
+    response = client.patch(f"/v1/dataRows/{rid}", json={"metadata": patch})
+
+    error = assert_error(response, 400, "INVALID_ARGUMENT")
+    violations = error["details"][1]["fieldViolations"]
+    assert [v["field"] for v in violations] == [bad_field]
+    assert client.get(f"/v1/dataRows/{rid}").get_json() == row_before
+    assert client.get("/v1/metadataSchema").get_json() == schema_before
+
+
+def test_the_largest_64_bit_integers_are_stored(
+    client: FlaskClient, catalog: dict[str, str]
+) -> None:
+    rid = catalog["gs://b/cars/1.png"]
+    for value in (2**63 - 1, -(2**63)):
+        response = client.patch(f"/v1/dataRows/{rid}", json={"metadata": {"count": value}})
+        assert response.status_code == 200, response.get_json()
+        assert client.get(f"/v1/dataRows/{rid}").get_json()["metadata"]["count"] == value
+
+
+def test_a_patch_of_an_unknown_row_declares_nothing(client: FlaskClient) -> None:
+    schema_before = client.get("/v1/metadataSchema").get_json()
+    response = client.patch("/v1/dataRows/nope", json={"metadata": {"count": 1}})
+    assert_error(response, 404, "NOT_FOUND")
+    assert client.get("/v1/metadataSchema").get_json() == schema_before
+
+
 def test_delete_a_row(client: FlaskClient, catalog: dict[str, str]) -> None:
     rid = catalog["gs://b/cars/1.png"]
     response = client.delete(f"/v1/dataRows/{rid}")

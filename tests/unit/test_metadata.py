@@ -21,6 +21,8 @@ WEATHER = MetadataField(kind=MetadataKind.ENUM, values=["rain", "sun"])
     [
         (NUMBER, 3, 3),
         (NUMBER, -2.5, -2.5),
+        (NUMBER, 2**63 - 1, 2**63 - 1),
+        (NUMBER, -(2**63), -(2**63)),
         (STRING, "train", "train"),
         (STRING, "日本語", "日本語"),
         (TAGS, ["b", "a", "b"], ["a", "b"]),
@@ -47,6 +49,8 @@ def test_valid_values_are_stored_in_their_type(
         (NUMBER, "3", "expected a number, got a string"),
         (NUMBER, float("nan"), "finite"),
         (NUMBER, float("inf"), "finite"),
+        (NUMBER, 2**63, "integers must fit in 64 bits"),
+        (NUMBER, -(2**63) - 1, "integers must fit in 64 bits"),
         (STRING, 3, "expected a string, got a number"),
         (STRING, "x" * 5000, "at most"),
         (TAGS, "a", "list of strings"),
