@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -97,11 +97,19 @@ def _datetime(value: Any) -> MetadataValue:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("expected a datetime with a time zone")
-        return value
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+        return _in_range(value)
+    parsed = parse_datetime(value) if isinstance(value, str) else None  # (in range, if any)
     if parsed is None:
         raise ValueError(f"expected an RFC 3339 datetime with offset, got {value!r:.80}")
     return parsed
+
+
+def _in_range(moment: datetime) -> datetime:
+    try:
+        moment.astimezone(UTC)  # Firestore's range: years 1 to 9999 in UTC
+    except OverflowError:
+        raise ValueError("times must be within the years 1 to 9999 in UTC") from None
+    return moment
 
 
 def _tags(value: Any) -> MetadataValue:
@@ -141,6 +149,17 @@ def check_value(field: MetadataField, value: Any) -> MetadataValue:
 def _check_string(value: str) -> None:
     if len(value) > MAX_STRING_LENGTH:
         raise ValueError(f"strings are at most {MAX_STRING_LENGTH} characters")
+    if not is_valid_unicode(value):
+        raise ValueError("strings must be valid Unicode: this one has an unpaired surrogate")
+
+
+def is_valid_unicode(text: str) -> bool:
+    """False for a string with an unpaired surrogate (JSON can say "\\ud800"; UTF-8 cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _type_name(value: Any) -> str:

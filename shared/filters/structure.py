@@ -23,6 +23,7 @@ from shared.filters.limits import (
 from shared.filters.positions import Written, nth, position
 from shared.filters.tree import walk
 from shared.int64 import fits_int64
+from shared.metadata import is_valid_unicode
 
 _COMBINATORS = ("and", "or", "not")
 
@@ -103,7 +104,7 @@ def _literal_problem(value: object) -> str | None:
     if isinstance(value, str):
         if len(value) > MAX_STRING_LENGTH:
             return f"a string literal is at most {MAX_STRING_LENGTH} characters, got {len(value)}"
-        if not _is_valid_unicode(value):
+        if not is_valid_unicode(value):
             return "string has an unpaired surrogate"
     elif isinstance(value, bool):
         return None
@@ -112,11 +113,3 @@ def _literal_problem(value: object) -> str | None:
     elif isinstance(value, float) and not math.isfinite(value):
         return f"numbers must be finite, got {value}"
     return None
-
-
-def _is_valid_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -254,6 +254,10 @@ def test_patch_checks_types_and_declares_new_fields(
         ({"count": 1, "score": 2**64}, "metadata.score"),  # a good new field beside a bad one
         ({"count": 1, "split": "test"}, "metadata.split"),
         ({"count": -(10**30)}, "metadata.count"),
+        ({"seenAt": "9999-12-31T23:59:59-05:00"}, "metadata.seenAt"),  # past year 9999 UTC
+        ({"seenAt": "0001-01-01T00:00:00+05:00"}, "metadata.seenAt"),  # before year 1 UTC
+        ({"note": "\ud800"}, "metadata.note"),  # an unpaired surrogate: JSON can, UTF-8 cannot
+        ({"tags": ["ok", "\udfff"]}, "metadata.tags"),
     ],
 )
 def test_a_refused_patch_changes_neither_the_row_nor_the_schema(

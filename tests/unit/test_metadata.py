@@ -34,6 +34,7 @@ WEATHER = MetadataField(kind=MetadataKind.ENUM, values=["rain", "sun"])
             datetime(2026, 5, 1, 12, tzinfo=timezone(timedelta(hours=2))),
         ),
         (DATETIME, "2026-05-01T10:00:00Z", datetime(2026, 5, 1, 10, tzinfo=UTC)),
+        (DATETIME, "9999-12-31T23:59:59Z", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
     ],
 )
 def test_valid_values_are_stored_in_their_type(
@@ -61,6 +62,11 @@ def test_valid_values_are_stored_in_their_type(
         (DATETIME, "yesterday", "RFC 3339"),
         (DATETIME, datetime(2026, 5, 1), "time zone"),
         (DATETIME, 1714557600, "RFC 3339"),
+        (DATETIME, "9999-12-31T23:59:59-05:00", "years 1 to 9999"),
+        (DATETIME, datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))), "years 1 to 9999"),
+        (STRING, "\ud800", "unpaired surrogate"),
+        (TAGS, ["a", "\udfff"], "unpaired surrogate"),
+        (WEATHER, "\ud800", "unpaired surrogate"),
     ],
 )
 def test_invalid_values_say_why(field: MetadataField, value: Any, reason: str) -> None:
