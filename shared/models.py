@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from shared.int64 import INT64_MAX
 from shared.metadata import MetadataValue
 
 MAX_GLOBAL_KEY = 1024
@@ -82,9 +83,9 @@ class Prediction(Annotation):
 
 class Media(ApiModel):
     mime_type: str | None = None
-    size_bytes: int | None = Field(default=None, ge=0)
-    width: int | None = Field(default=None, ge=0)
-    height: int | None = Field(default=None, ge=0)
+    size_bytes: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    width: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    height: int | None = Field(default=None, ge=0, le=INT64_MAX)
 
 
 class Dataset(ApiModel):

@@ -145,6 +145,22 @@ def test_a_malformed_manifest_lands_its_good_lines_and_reports_the_bad_ones_exac
     assert errors[15].startswith("invalid JSON: Unexpected UTF-8 BOM")
 
 
+def test_a_number_firestore_cannot_store_rejects_its_line_not_the_import(
+    landing: Landing, ingest_client: FlaskClient
+) -> None:
+    body = ndjson(
+        line("street/huge.jpg", media={"width": 2**64}),
+        line("street/far.jpg", metadata={"seenAt": "9999-12-31T23:59:59-05:00"}),
+        line("street/fine.jpg", media={"width": 2**63 - 1}),
+    )
+    resource = import_event(ingest_client, landing, body)
+    assert {doc["globalKey"] for doc in all_rows().values()} == {"street/fine.jpg"}
+    report = report_of(landing, resource)
+    assert report["status"] == "done"
+    assert [error["line"] for error in report["errors"]] == [1, 2]
+    assert report["errors"][0]["reason"].startswith("media.width: Input should be less than")
+
+
 def test_an_empty_manifest_is_done_with_nothing_read(
     landing: Landing, ingest_client: FlaskClient
 ) -> None:

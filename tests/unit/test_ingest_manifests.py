@@ -52,6 +52,8 @@ def test_a_good_line_parses_and_infers_its_media_type_from_row_data() -> None:
         (json.dumps({**GOOD, "dataset": "a b"}).encode(), False, "dataset: String should match"),
         (json.dumps({**GOOD, "labels": [{"name": ""}]}).encode(), False, "labels[0].name: String"),
         (json.dumps({**GOOD, "mediaType": "hologram"}).encode(), False, "mediaType: Input should"),
+        (json.dumps({**GOOD, "media": {"sizeBytes": 2**63}}).encode(), False,
+         "media.sizeBytes: Input should be less than or equal to 9223372036854775807"),
         (json.dumps({**GOOD, "a": 1, "b": 2, "c": 3, "d": 4}).encode(), False, "(and 1 more)"),
     ],
 )  # fmt: skip
