@@ -102,7 +102,8 @@ class TransientError(SlicesError):
 
 
 class Aborted(TransientError):
-    """Concurrent changes kept winning: the same call, re-reading, may succeed later."""
+    """Concurrent changes to the same data won every attempt: the same call may succeed when
+    tried again (an event function raises it, so the event is redelivered)."""
 
     status = "ABORTED"
     code = 409

@@ -20,6 +20,7 @@ from werkzeug import exceptions as http
 from werkzeug.wrappers import Response
 
 from shared.errors import (
+    Aborted,
     InvalidArgument,
     NotFound,
     PayloadTooLarge,
@@ -65,6 +66,14 @@ def as_slices_error(error: BaseException) -> SlicesError:
     """The product error a raised exception stands for."""
     if isinstance(error, SlicesError):
         return error
+    known = _routing_error(error) or _database_error(error)
+    if known is not None:
+        return known
+    log.exception("unexpected error", exc_info=error)
+    return Internal("internal error")
+
+
+def _routing_error(error: BaseException) -> SlicesError | None:
     if isinstance(error, http.MethodNotAllowed):
         allowed = sorted(error.valid_methods or [])
         return MethodNotAllowed(
@@ -74,10 +83,23 @@ def as_slices_error(error: BaseException) -> SlicesError:
         return NotFound("no such resource or method")
     if isinstance(error, http.RequestEntityTooLarge):
         return PayloadTooLarge("request body is too large")
+    return None
+
+
+def _database_error(error: BaseException) -> SlicesError | None:
     if isinstance(error, _UNAVAILABLE):
         return TransientError("the database is unavailable; retry later")
-    log.exception("unexpected error", exc_info=error)
-    return Internal("internal error")
+    if _contended(error):
+        return Aborted("concurrent changes to the same data won every attempt; try again")
+    return None
+
+
+def _contended(error: BaseException) -> bool:
+    """Firestore aborted a write for a concurrent one: raised as is, or, once a transaction
+    has used up its attempts, as the ``ValueError`` the client raises from the last abort."""
+    if isinstance(error, gexc.Aborted):
+        return True
+    return isinstance(error, ValueError) and isinstance(error.__cause__, gexc.Aborted)
 
 
 def reason(error: SlicesError) -> str:

@@ -44,7 +44,8 @@ _STATUS_TEXT = {
     401: "Missing or wrong bearer token",
     404: "No such resource",
     405: "Method not allowed on this path",
-    409: "Name already taken in this scope",
+    409: "ALREADY_EXISTS: a name taken in its scope; or ABORTED: concurrent changes to the "
+    "same data won every attempt, try again",
     412: "Stale etag: the slice changed since it was read",
     413: "Request body too large",
     415: "Request body is not application/json",
@@ -95,7 +96,9 @@ def _operation(route: Route) -> Operation:
             else None
         ),
     )
-    codes = sorted({*route.errors, 401, 500, 503} | ({405} if route.body else set()))
+    # Any write may lose to concurrent ones (409 ABORTED), whatever else it can answer.
+    writes = {409} if route.method != "GET" else set()
+    codes = sorted({*route.errors, 401, 500, 503} | writes | ({405} if route.body else set()))
     responses = {"200": success, **{str(code): _error(code) for code in codes}}
     return Operation(
         operationId=route.operation_id,

@@ -27,7 +27,7 @@ from typing import Any
 
 from google.cloud.firestore import DocumentSnapshot
 
-from shared.errors import TransientError
+from shared.errors import Aborted
 from shared.model_runs import totals
 from shared.model_runs.documents import (
     RunSettings,
@@ -113,7 +113,7 @@ def _write(
         if not pending:
             return result
         lines = None  # what the lines stated is stored now: later rounds rebuild from it
-    raise TransientError(f"rows of model run {run_id} kept changing while they were written")
+    raise Aborted(f"rows of model run {run_id} kept changing while they were written")
 
 
 def _decider(

@@ -28,7 +28,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared.errors import TransientError
+from shared.errors import Aborted
 from shared.store import transient
 from shared.store.client import DATASETS, OBJECTS, db
 
@@ -113,7 +113,7 @@ def claim(
         except _LOST_RACE:
             continue  # another event on this object won the race: decide again on its record
         return Claim.APPLY
-    raise TransientError(f"the record of gs://{bucket}/{name} kept changing")
+    raise Aborted(f"the record of gs://{bucket}/{name} kept changing")
 
 
 def ensure_dataset(dataset_id: str, *, now: datetime) -> bool:

@@ -20,7 +20,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.documents import MEMBERSHIP_FIELDS, set_membership
-from shared.errors import TransientError
+from shared.errors import Aborted, TransientError
 from shared.store import slice_sets, transient
 from shared.store.client import MAX_BATCH_WRITES, db
 from shared.store.scopes import CATALOG, rows_collection
@@ -131,7 +131,7 @@ def mutate_rows(
             _follow_data_rows(refs)
         return result
     if len(refs) == 1:
-        raise TransientError(f"a row kept changing under {MAX_ATTEMPTS} attempts to write it")
+        raise Aborted(f"a row kept changing under {MAX_ATTEMPTS} attempts to write it")
     half = len(refs) // 2
     merged = MutationResult(attempts=attempts)
     failure: TransientError | None = None
@@ -222,7 +222,7 @@ def refresh_membership_until_stable(scope_key: str, ids: Sequence[str], version:
         if slice_sets.read_version(scope_key) == version:
             return
         version = refresh_membership(scope_key, ids)
-    raise TransientError("slice definitions kept changing while rows were written")
+    raise Aborted("slice definitions kept changing while rows were written")
 
 
 def refresh_membership(scope_key: str, ids: Sequence[str]) -> int:
@@ -251,7 +251,7 @@ def refresh_membership(scope_key: str, ids: Sequence[str]) -> int:
         except _CONFLICTS:
             continue
         return slice_set.version
-    raise TransientError("rows kept changing while their membership was refreshed")
+    raise Aborted("rows kept changing while their membership was refreshed")
 
 
 def _get_all(refs: Sequence[firestore.DocumentReference]) -> list[firestore.DocumentSnapshot]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
-from shared.errors import TransientError
+from shared.errors import Aborted, TransientError
 from shared.metadata import MetadataField, MetadataKind
 from shared.store import rows, schema, slices
 from shared.store.client import db
@@ -191,7 +191,7 @@ def test_a_row_that_never_stops_changing_does_not_starve_the_rest_of_its_batch()
         fresh = {k: v for k, v in current.items() if not k.startswith("slice")}
         return {**fresh, "labelCount": 7}
 
-    with pytest.raises(TransientError, match="kept changing"):
+    with pytest.raises(Aborted, match="kept changing"):
         rows.mutate_rows("catalog", [key_id(k) for k in keys], decide)
 
     landed = rows.get_rows("catalog", [key_id(k) for k in keys[1:]])
