@@ -7,12 +7,14 @@ back with ``model_validate``.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -30,7 +32,23 @@ DATASET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
 DatasetId = Annotated[str, StringConstraints(pattern=DATASET_ID_PATTERN)]
 ClassName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CLASS_NAME)]
-SliceName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=30)]
+
+
+def nfc(value: Any) -> Any:
+    """Text in Unicode NFC, so "é" is one character however it was typed (e + U+0301 too)."""
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+
+# The validator is outermost, so it runs first: the limits count composed characters.
+SliceName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=30),
+    BeforeValidator(nfc),
+    Field(
+        description="3 to 30 characters after trimming, counted and stored in Unicode NFC; "
+        "unique in its scope regardless of case."
+    ),
+]
 Description = Annotated[str, StringConstraints(max_length=500)]
 
 

@@ -9,6 +9,7 @@ bumps the scope's slice-set version in the same transaction (see ``slice_sets``)
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,9 +34,10 @@ def shard_range(prefix: str) -> tuple[str, str]:
 
 
 def name_key(scope_key: str, name: str) -> str:
-    """The id of the document that reserves a name in a scope (case-insensitive)."""
-    text = f"{scope_key}\n{name.strip().casefold()}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The id of the document that reserves a name in a scope: case-insensitive, and blind to
+    how the name is composed (NFC before and after casefolding, which may decompose)."""
+    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name.strip()).casefold())
+    return hashlib.sha256(f"{scope_key}\n{folded}".encode()).hexdigest()
 
 
 def _slice_ref(slice_id: str) -> firestore.DocumentReference:

@@ -4,6 +4,7 @@ explore, and membership that stays true as rows change."""
 from __future__ import annotations
 
 import threading
+import unicodedata
 from typing import Any
 
 import pytest
@@ -116,6 +117,10 @@ def test_the_filter_may_be_a_json_tree(client: FlaskClient, catalog: list[str]) 
         ("🚗" * 30, True),
         ("é" * 31, False),
         ("Ünïcødé slice ✓", True),
+        ("e\u0301" * 30, True),  # NFD: 60 code points, 30 characters once composed
+        ("e\u0301" * 31, False),
+        ("e\u0301e\u0301", False),  # 4 code points, 2 characters
+        ("  e\u0301te  ", True),
     ],
 )
 def test_name_length_is_3_to_30_characters_after_trimming(
@@ -124,10 +129,9 @@ def test_name_length_is_3_to_30_characters_after_trimming(
     response = client.post("/v1/slices", json={"name": name, "filter": ""})
     if ok:
         assert response.status_code == 200, response.get_json()
-        assert response.get_json()["name"] == name.strip()
-        assert client.get(f"/v1/slices/{response.get_json()['id']}").get_json()["name"] == (
-            name.strip()
-        )
+        stored = unicodedata.normalize("NFC", name.strip())
+        assert response.get_json()["name"] == stored
+        assert client.get(f"/v1/slices/{response.get_json()['id']}").get_json()["name"] == stored
     else:
         error = assert_error(response, 400, "INVALID_ARGUMENT")
         assert "name" in error["message"]
@@ -159,6 +163,26 @@ def test_names_are_unique_per_scope_case_insensitively(client: FlaskClient) -> N
     assert_error(
         client.post("/v1/slices", json={"name": "STRASSE", "filter": ""}), 409, "ALREADY_EXISTS"
     )
+
+
+def test_names_collide_however_their_accents_are_composed(client: FlaskClient) -> None:
+    composed = create(client, name="Caf\u00e9", filter="")  # é as one code point (NFC)
+    for taken in ("Cafe\u0301", "CAFE\u0301", "caf\u00e9"):  # e + combining acute (NFD)
+        response = client.post("/v1/slices", json={"name": taken, "filter": ""})
+        assert_error(response, 409, "ALREADY_EXISTS")
+    decomposed = create(client, name="Cre\u0300me", filter="")
+    assert decomposed["name"] == "Cr\u00e8me"  # stored composed
+    assert_error(
+        client.post("/v1/slices", json={"name": "CR\u00c8ME", "filter": ""}), 409, "ALREADY_EXISTS"
+    )
+    renamed = client.patch(
+        f"/v1/slices/{decomposed['id']}", json={"name": "cafe\u0301", "etag": decomposed["etag"]}
+    )
+    assert_error(renamed, 409, "ALREADY_EXISTS")
+    saved_as = client.post(f"/v1/slices/{composed['id']}:saveAs", json={"name": "CAFE\u0301"})
+    assert_error(saved_as, 409, "ALREADY_EXISTS")
+    listed = client.get("/v1/slices").get_json()["slices"]
+    assert sorted(s["name"] for s in listed) == ["Caf\u00e9", "Cr\u00e8me"]
 
 
 def test_a_model_run_scope_needs_the_run(client: FlaskClient) -> None:
