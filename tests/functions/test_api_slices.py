@@ -137,12 +137,23 @@ def test_name_length_is_3_to_30_characters_after_trimming(
         assert "name" in error["message"]
 
 
-def test_description_is_at_most_500(client: FlaskClient) -> None:
-    assert client.post("/v1/slices", json={"name": "d1", "filter": "", "description": "x" * 500})
-    ok = client.post("/v1/slices", json={"name": "d500", "filter": "", "description": "x" * 500})
-    assert ok.status_code == 200
-    too_long = {"name": "d501", "filter": "", "description": "x" * 501}
-    assert_error(client.post("/v1/slices", json=too_long), 400, "INVALID_ARGUMENT")
+@pytest.mark.parametrize("length", [0, 1, 500])
+def test_a_description_of_up_to_500_characters_is_kept(client: FlaskClient, length: int) -> None:
+    description = "é" * length  # characters, not bytes
+    body = {"name": f"described {length}", "filter": "", "description": description}
+    response = client.post("/v1/slices", json=body)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["description"] == description
+    stored = client.get(f"/v1/slices/{response.get_json()['id']}").get_json()
+    assert stored["description"] == description
+
+
+def test_a_description_over_500_characters_is_400_and_creates_nothing(client: FlaskClient) -> None:
+    too_long = {"name": "described 501", "filter": "", "description": "x" * 501}
+    error = assert_error(client.post("/v1/slices", json=too_long), 400, "INVALID_ARGUMENT")
+    violations = error["details"][1]["fieldViolations"]
+    assert [v["field"] for v in violations] == ["description"]
+    assert client.get("/v1/slices").get_json()["slices"] == []
 
 
 def test_names_are_unique_per_scope_case_insensitively(client: FlaskClient) -> None:
