@@ -464,7 +464,9 @@ def test_explore_pages_through_the_slice_in_its_order(
     assert explore_all(client, created["id"], "&orderBy=media.width", size=4) == train[::-1]
     assert explore_all(client, created["id"], "&orderBy=id", size=5) == sorted(train)
     first = client.get(f"/v1/slices/{created['id']}/dataRows?pageSize=2").get_json()
+    assert set(first) == {"dataRows", "nextPageToken", "complete", "modelRunRows"}
     assert first["complete"] is True
+    assert first["modelRunRows"] is None  # a catalog slice has no model-run rows
     assert [r["media"]["width"] for r in first["dataRows"]] == [100, 80]
     assert all(created["id"] in r["sliceIds"] for r in first["dataRows"])
 
