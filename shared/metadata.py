@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shared import rfc3339
 from shared.int64 import fits_int64
 from shared.rfc3339 import parse_datetime
 
@@ -98,9 +99,11 @@ def _datetime(value: Any) -> MetadataValue:
         if value.tzinfo is None:
             raise ValueError("expected a datetime with a time zone")
         return _in_range(value)
-    parsed = parse_datetime(value) if isinstance(value, str) else None  # (in range, if any)
-    if parsed is None:
+    if not isinstance(value, str):
         raise ValueError(f"expected an RFC 3339 datetime with offset, got {value!r:.80}")
+    parsed = parse_datetime(value)  # (a time in range, or None)
+    if parsed is None:
+        raise ValueError(rfc3339.problem(value))
     return parsed
 
 

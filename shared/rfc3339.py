@@ -51,6 +51,16 @@ def parse_datetime(text: str) -> datetime | None:
     return parsed
 
 
+def problem(text: str) -> str:
+    """Why :func:`parse_datetime` refuses ``text``: its form, or the time it names."""
+    if _DATE_TIME.fullmatch(text) is None:
+        return f"expected an RFC 3339 datetime with offset, got {text!r:.80}"
+    return (
+        f"{text!r:.80} has the RFC 3339 form but is not a time: no such date or hour (or a "
+        "leap second), an offset past 23:59, or an instant outside the years 1 to 9999 in UTC"
+    )
+
+
 def _zone(sign: str | None, hours: str | None, minutes: str | None) -> timezone | None:
     """The offset's zone (``Z`` is UTC), or None for an offset out of range."""
     if sign is None or hours is None or minutes is None:
