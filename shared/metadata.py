@@ -68,14 +68,15 @@ class MetadataSchema(BaseModel):
         return check_value(field, value)
 
     def infer(self, name: str, value: Any) -> MetadataField:
-        """The field a first value declares: JSON strings that are RFC 3339 times are datetimes."""
+        """The field a first value declares: strings in RFC 3339 form are datetimes (one that
+        names no time, April 31, is then refused by the check rather than declared a string)."""
         if not re.fullmatch(FIELD_NAME_PATTERN, name):
             raise ValueError(f"metadata field name {name!r} must match {FIELD_NAME_PATTERN}")
         if isinstance(value, bool):
             raise ValueError("booleans are not a metadata type; use an enum or a string")
         if isinstance(value, int | float):
             return MetadataField(kind=MetadataKind.NUMBER)
-        if isinstance(value, datetime) or (isinstance(value, str) and parse_datetime(value)):
+        if isinstance(value, datetime) or (isinstance(value, str) and rfc3339.has_form(value)):
             return MetadataField(kind=MetadataKind.DATETIME)
         if isinstance(value, str):
             return MetadataField(kind=MetadataKind.STRING)

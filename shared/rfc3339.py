@@ -51,9 +51,15 @@ def parse_datetime(text: str) -> datetime | None:
     return parsed
 
 
+def has_form(text: str) -> bool:
+    """Whether ``text`` is written as an RFC 3339 ``date-time``, whether or not that time
+    exists: ``2024-04-31T12:00:00Z`` has the form (and :func:`parse_datetime` refuses it)."""
+    return _DATE_TIME.fullmatch(text) is not None
+
+
 def problem(text: str) -> str:
     """Why :func:`parse_datetime` refuses ``text``: its form, or the time it names."""
-    if _DATE_TIME.fullmatch(text) is None:
+    if not has_form(text):
         return f"expected an RFC 3339 datetime with offset, got {text!r:.80}"
     return (
         f"{text!r:.80} has the RFC 3339 form but is not a time: no such date or hour (or a "

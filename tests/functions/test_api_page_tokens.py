@@ -110,7 +110,7 @@ def model_run_rows(client: FlaskClient) -> str:
 def import_reports(client: FlaskClient) -> str:
     for generation in (1, 2):
         now = datetime(2026, 5, 1, 10, generation, tzinfo=UTC)
-        imports.put_report(
+        imports.open_report(
             imports.new_report("b", "imports/x.ndjson", generation, kind="manifest",
                                status=imports.DONE, now=now)
         )  # fmt: skip

@@ -72,7 +72,7 @@ def seeded(monkeypatch: pytest.MonkeyPatch) -> None:
     report = imports.new_report(
         "landing", "imports/seeded.ndjson", 1, kind="manifest", status=imports.DONE, now=api.NOW
     )
-    imports.put_report({**report, **Progress().fields(), "errors": [error_entry(3, "bad line")]})
+    imports.open_report({**report, **Progress().fields(), "errors": [error_entry(3, "bad line")]})
     KNOWN_IDS.update(
         sliceId=created.get_json()["id"],
         dataRowId=ids[0],
