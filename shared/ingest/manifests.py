@@ -135,6 +135,7 @@ class _Run:
     progress: Progress
     datasets: set[str] = field(default_factory=set)
     rows_new: bool = True
+    report_written_at: datetime | None = None  # of this worker's last write of the report
 
     @property
     def uri(self) -> str:
@@ -186,12 +187,13 @@ def _write(run: _Run, batch: _Batch) -> None:
         # Rows new to the catalog are created without a read; once a chunk meets rows that
         # exist (a re-import, labels for images already landed), the rest is read first.
         run.rows_new = written.created_unread
-    imports.save_progress(
+    run.report_written_at = imports.save_progress(
         run.report_id,
         run.owner,
         expected_offset=run.progress.offset,
         fields=batch.progress.fields(),
         now=batch.now,
+        written_at=run.report_written_at,
     )
     run.progress = batch.progress
 
@@ -230,6 +232,7 @@ def _close(run: _Run, *, status: str | None, message: str | None = None) -> None
         now=datetime.now(UTC),
         status=status,
         message=message,
+        written_at=run.report_written_at,
     )
 
 

@@ -69,6 +69,7 @@ class _Import:
     report: dict[str, Any]
     progress: Progress
     extra: dict[str, Any] = field(default_factory=dict)
+    report_written_at: datetime | None = None  # of this worker's last write of the report
 
     @property
     def kind(self) -> Kind:
@@ -185,12 +186,13 @@ def _run(job: _Import, deadline: float) -> Outcome:
 def _save(job: _Import, progress: Progress, **extra: Any) -> None:
     """Record a chunk: the cursor, the counts and any extra report fields, conditionally."""
     job.extra |= extra
-    imports.save_progress(
+    job.report_written_at = imports.save_progress(
         job.report_id,
         job.owner,
         expected_offset=job.progress.offset,
         fields={**progress.fields(), **job.extra},
         now=datetime.now(UTC),
+        written_at=job.report_written_at,
     )
     job.progress = progress
 
@@ -204,6 +206,7 @@ def _close(job: _Import, *, status: str | None, message: str | None = None) -> N
         now=datetime.now(UTC),
         status=status,
         message=message,
+        written_at=job.report_written_at,
     )
 
 

@@ -25,6 +25,8 @@ from shared.store.objects import object_key
 Document = dict[str, Any]
 
 MAX_LEASE_ATTEMPTS = 8
+# A conditional write of a report failing because it was written since, or deleted.
+_WRITTEN_SINCE: tuple[type[BaseException], ...] = (*transient.CONFLICTS, gexc.NotFound)
 
 RUNNING = "running"
 DONE = "done"
@@ -105,9 +107,26 @@ def acquire_lease(report: str, owner: str, *, now: datetime, until: datetime) ->
 
 
 def save_progress(
-    report: str, owner: str, *, expected_offset: int, fields: Mapping[str, Any], now: datetime
-) -> None:
-    """Advance the cursor from ``expected_offset``; :class:`LeaseLost` if it is not ours now."""
+    report: str,
+    owner: str,
+    *,
+    expected_offset: int,
+    fields: Mapping[str, Any],
+    now: datetime,
+    written_at: datetime | None = None,
+) -> datetime:
+    """Advance the cursor from ``expected_offset``; :class:`LeaseLost` if it is not ours now.
+
+    ``written_at`` is what the worker's previous call returned, the update time of its own last
+    write: while nobody else has written the report since, it still holds this worker's lease
+    and cursor, so the cursor moves in one call, without reading the report first.
+    """
+    update = {**fields, "updatedAt": now}
+    if written_at is not None:
+        try:
+            return transient.update_if_written_at(_ref(report), written_at, update, "save progress")
+        except _WRITTEN_SINCE:
+            pass  # written since (by whom, the report says) or gone
     snapshot = transient.get(_ref(report), "read import report")
     doc = snapshot.to_dict() or {}
     if (
@@ -117,7 +136,7 @@ def save_progress(
     ):
         raise LeaseLost(report)
     try:
-        transient.update_if_unchanged(snapshot, {**fields, "updatedAt": now}, "save progress")
+        return transient.update_if_unchanged(snapshot, update, "save progress")
     except transient.CONFLICTS as conflict:
         raise LeaseLost(report) from conflict
 
@@ -130,6 +149,7 @@ def release(
     now: datetime,
     status: str | None = None,
     message: str | None = None,
+    written_at: datetime | None = None,
 ) -> None:
     """Give the lease up; with a status, finish the report (and say why, with a message)."""
     fields: dict[str, Any] = {"leaseOwner": None, "leaseUntil": None}
@@ -137,7 +157,10 @@ def release(
         fields.update(status=status, finishedAt=now)
     if message is not None:
         fields["message"] = message
-    save_progress(report, owner, expected_offset=expected_offset, fields=fields, now=now)
+    save_progress(
+        report, owner, expected_offset=expected_offset, fields=fields, now=now,
+        written_at=written_at,
+    )  # fmt: skip
 
 
 def unfinished(*, limit: int = 50, kinds: Sequence[str] | None = None) -> list[Document]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
@@ -63,15 +64,22 @@ def create(ref: firestore.DocumentReference, doc: Mapping[str, Any], what: str) 
 
 def update_if_unchanged(
     snapshot: firestore.DocumentSnapshot, fields: Mapping[str, Any], what: str
-) -> None:
-    """Update fields unless the document changed since ``snapshot``: one of :data:`CONFLICTS`."""
-    option = db().write_option(last_update_time=snapshot.update_time)
-    call(
-        what,
-        lambda: snapshot.reference.update(
-            fields, option=option, retry=retry(), timeout=TIMEOUT_SECONDS
-        ),
+) -> datetime:
+    """Update fields unless the document changed since ``snapshot``: one of :data:`CONFLICTS`.
+    The update time of the write is returned."""
+    return update_if_written_at(snapshot.reference, snapshot.update_time, fields, what)
+
+
+def update_if_written_at(
+    ref: firestore.DocumentReference, update_time: datetime, fields: Mapping[str, Any], what: str
+) -> datetime:
+    """Update fields if the document's last write is still the one at ``update_time``, else
+    one of :data:`CONFLICTS` (``NotFound`` if it is gone); the new update time is returned."""
+    option = db().write_option(last_update_time=update_time)
+    written = call(
+        what, lambda: ref.update(fields, option=option, retry=retry(), timeout=TIMEOUT_SECONDS)
     )
+    return written.update_time  # type: ignore[no-any-return]
 
 
 def stream(query: firestore.Query, what: str) -> list[firestore.DocumentSnapshot]:

@@ -132,6 +132,32 @@ def test_a_lease_excludes_other_workers_until_it_expires() -> None:
     assert imports.acquire_lease(report_id, "c", now=later, until=later) is None
 
 
+def test_a_worker_that_wrote_the_report_last_moves_its_cursor_and_no_one_else() -> None:
+    report_id = report(NOW)
+    assert imports.acquire_lease(report_id, "a", now=NOW, until=NOW + timedelta(minutes=9))
+    cursor = {"offset": 10, "line": 1}
+    first = imports.save_progress(report_id, "a", expected_offset=0, fields={"cursor": cursor},
+                                  now=NOW)  # fmt: skip
+    cursor = {"offset": 20, "line": 2}
+    second = imports.save_progress(report_id, "a", expected_offset=10, written_at=first,
+                                   fields={"cursor": cursor}, now=NOW)  # fmt: skip
+    assert second > first
+    assert imports.get_report(report_id)["cursor"] == {"offset": 20, "line": 2}
+
+    # "b" takes the expired lease: "a"'s next write, sure of its last one, is refused all the same.
+    later = NOW + timedelta(minutes=10)
+    assert imports.acquire_lease(report_id, "b", now=later, until=later + timedelta(minutes=9))
+    with pytest.raises(imports.LeaseLost):
+        imports.save_progress(report_id, "a", expected_offset=20, written_at=second,
+                              fields={"cursor": {"offset": 30, "line": 3}}, now=later)  # fmt: skip
+    stored = imports.get_report(report_id)
+    assert (stored["leaseOwner"], stored["cursor"]) == ("b", {"offset": 20, "line": 2})
+    # Nor is a write by "b" from a cursor it did not read.
+    with pytest.raises(imports.LeaseLost):
+        imports.save_progress(report_id, "b", expected_offset=0, written_at=second, fields={},
+                              now=later)  # fmt: skip
+
+
 def test_opening_a_report_again_keeps_the_first_one() -> None:
     first = imports.new_report("b", "cams/a.png", 4, kind="object", status="failed", now=NOW)
     first.update(message="first", errors=[])
