@@ -117,9 +117,10 @@ def mutate_rows(
     if expect_new:
         created = _round(scope_key, refs, decide, also, unread=True)
         if created is not None:
+            # No model-run row to bring along: runs copy rows that exist, and a row's
+            # deletion takes its copies with it (a deletion cut short is repaired when its
+            # event is redelivered).
             created.attempts, created.created_unread = 1, True
-            if scope_key == CATALOG:
-                _follow_data_rows(refs)
             return created
     attempts = MAX_ATTEMPTS if len(refs) == 1 else SPLIT_AFTER_CONFLICTS
     for attempt in range(1, attempts + 1):
