@@ -325,5 +325,5 @@ def run(quick: bool) -> str:
     with environment() as host:
         out += peak_heap(host, (2_000, 20_000) if quick else (5_000, 50_000))
     with environment() as host:
-        out += membership_cost(host, 2_000 if quick else 5_000, repeat)
+        out += membership_cost(host, 2_000 if quick else 20_000, repeat)
     return "\n".join(out)
