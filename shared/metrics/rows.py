@@ -143,19 +143,19 @@ def _kept_predictions(
     classifications: dict[str, float] = {}
     scored: dict[str, float] = {}
     for prediction in predictions:
-        name = prediction.name
-        if classes and name not in classes:
-            continue
         confidence = prediction.confidence
         score = 1.0 if confidence is None else confidence  # Prediction.score, without the call
         bbox = prediction.bbox
+        if bbox is not None and score < threshold:
+            continue  # (first: the cheapest test on the hot path, boxes)
+        name = prediction.name
+        if classes and name not in classes:
+            continue
         if bbox is None:
             if score > scored.get(name, -1.0):
                 scored[name] = score
                 if score >= threshold:
                     classifications[name] = score
-        elif score < threshold:
-            continue
         elif name in objects:
             objects[name].append((score, box_of(bbox)))
         else:
