@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -109,10 +109,8 @@ def _datetime(value: Any) -> MetadataValue:
 
 
 def _in_range(moment: datetime) -> datetime:
-    try:
-        moment.astimezone(UTC)  # Firestore's range: years 1 to 9999 in UTC
-    except OverflowError:
-        raise ValueError("times must be within the years 1 to 9999 in UTC") from None
+    if not rfc3339.in_range(moment):
+        raise ValueError("times must be within the years 1 to 9999 in UTC")
     return moment
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from shared.errors import InvalidArgument
 from shared.int64 import fits_int64
+from shared.rfc3339 import parse_datetime
 from shared.services.resource_ids import is_resource_id
 
 MAX_TOKEN_LENGTH = 4096
@@ -40,11 +41,11 @@ def _decode_value(value: Any) -> Any:
 
 
 def _decode_time(text: str) -> datetime:
-    """A time with its offset, within Firestore's range (years 1 to 9999 in UTC)."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError("a time without an offset")
-    return moment.astimezone(UTC)  # OverflowError past the range
+    """A time as :func:`encode` writes it (RFC 3339, with its offset, in Firestore's range)."""
+    moment = parse_datetime(text)
+    if moment is None:
+        raise ValueError("not a time a page could have written")
+    return moment.astimezone(UTC)
 
 
 def encode(query_key: str, values: list[Any], last_id: str) -> str:
@@ -74,7 +75,7 @@ def decode(token: str, query_key: str) -> tuple[list[Any], str]:
         raise InvalidArgument("pageToken belongs to another query: keep filter and orderBy")
     try:
         values = [_decode_value(v) for v in payload["v"]]
-    except (ValueError, OverflowError) as bad:
+    except ValueError as bad:
         raise InvalidArgument("pageToken is not valid") from bad
     return values, payload["id"]
 

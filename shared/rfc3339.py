@@ -45,10 +45,19 @@ def parse_datetime(text: str) -> datetime | None:
             int(fraction.ljust(_MICROSECOND_DIGITS, "0")),
             tzinfo=zone,
         )
-        parsed.astimezone(UTC)  # the instant itself must lie in years 1 to 9999
-    except (ValueError, OverflowError):  # month 13, April 31, hour 24, second 60, ...
+    except ValueError:  # month 13, April 31, hour 24, second 60, ...
         return None
-    return parsed
+    return parsed if in_range(parsed) else None
+
+
+def in_range(moment: datetime) -> bool:
+    """Whether an aware time lies within the years 1 to 9999 in UTC (Python's and Firestore's
+    range: 0001-01-01T00:00:00+01:00 is in neither)."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 def has_form(text: str) -> bool:
